@@ -1,0 +1,58 @@
+"""`GET /healthz`: each store answers or is named as the one that does not."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from manage_api.context import ApiContext
+
+log = logging.getLogger(__name__)
+_TIMEOUT_SECONDS = 5.0
+
+
+def health_routes(ctx: ApiContext) -> list[Route]:
+    async def healthz(request: Request) -> JSONResponse:
+        results = await asyncio.gather(
+            _check("runtime_db", run_in_threadpool(_check_runtime, ctx)),
+            _check("manage_db", run_in_threadpool(_check_manage, ctx)),
+            _check("temporal", _check_temporal(ctx)),
+        )
+        stores = dict(results)
+        healthy = all(state == "ok" for state in stores.values())
+        body = {"status": "ok" if healthy else "unavailable", "stores": stores}
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    return [Route("/healthz", healthz, methods=["GET"])]
+
+
+async def _check(name: str, probe: object) -> tuple[str, str]:
+    try:
+        await asyncio.wait_for(probe, timeout=_TIMEOUT_SECONDS)  # type: ignore[arg-type]
+    except Exception:
+        log.warning("health check failed for %s", name, exc_info=True)
+        return name, "unavailable"
+    return name, "ok"
+
+
+def _check_runtime(ctx: ApiContext) -> None:
+    with ctx.session_factory() as session:
+        session.execute(text("select 1")).scalar_one()
+
+
+def _check_manage(ctx: ApiContext) -> None:
+    with ctx.store.read() as conn:
+        conn.execute("select count(*) from dolt_branches").fetchone()
+
+
+async def _check_temporal(ctx: ApiContext) -> None:
+    if ctx.temporal is None:
+        raise RuntimeError("no Temporal client configured")
+    if not await ctx.temporal.service_client.check_health():
+        raise RuntimeError("Temporal reports unhealthy")

@@ -1,0 +1,169 @@
+"""Scheduled triggers: rows, reads across branches, and the dispatcher's compare-and-set advance."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import astuple, dataclass, fields, replace
+from typing import Any
+
+# Fields a user defines; the rest are server-managed. History lists only versions that change these.
+USER_FIELDS = (
+    "name",
+    "description",
+    "enabled",
+    "cron_expression",
+    "run_at",
+    "cron_timezone",
+    "message_template",
+    "payload",
+    "max_retries",
+    "retry_delay_seconds",
+    "timeout_seconds",
+    "overlap_policy",
+    "misfire_grace_seconds",
+)
+
+
+@dataclass(frozen=True)
+class TriggerRow:
+    id: str
+    agent_id: str
+    name: str
+    description: str | None
+    enabled: bool
+    cron_expression: str | None
+    run_at: str | None
+    cron_timezone: str
+    message_template: str
+    payload: str  # JSON object text
+    max_retries: int
+    retry_delay_seconds: int
+    timeout_seconds: int
+    overlap_policy: str
+    misfire_grace_seconds: int
+    next_run_at: str | None
+    last_scheduled_for: str | None
+    version: int
+    request_key: str | None
+    created_at: str
+    updated_at: str
+
+    @property
+    def payload_dict(self) -> dict[str, Any]:
+        return json.loads(self.payload)
+
+    def user_fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in USER_FIELDS}
+
+
+_COLUMNS = ", ".join(f.name for f in fields(TriggerRow))
+_PLACEHOLDERS = ", ".join("?" for _ in fields(TriggerRow))
+
+
+def _row(values: sqlite3.Row | tuple[Any, ...]) -> TriggerRow:
+    row = TriggerRow(*tuple(values)[: len(fields(TriggerRow))])
+    return replace(row, enabled=bool(row.enabled))
+
+
+def get_trigger(conn: sqlite3.Connection, trigger_id: str) -> TriggerRow | None:
+    row = conn.execute(f"select {_COLUMNS} from triggers where id = ?", (trigger_id,)).fetchone()
+    return _row(row) if row else None
+
+
+def find_by_request_key(conn: sqlite3.Connection, request_key: str) -> TriggerRow | None:
+    row = conn.execute(
+        f"select {_COLUMNS} from triggers where request_key = ?", (request_key,)
+    ).fetchone()
+    return _row(row) if row else None
+
+
+def list_triggers(conn: sqlite3.Connection, agent_id: str | None = None) -> list[TriggerRow]:
+    if agent_id is None:
+        rows = conn.execute(f"select {_COLUMNS} from triggers order by id")
+    else:
+        rows = conn.execute(
+            f"select {_COLUMNS} from triggers where agent_id = ? order by id", (agent_id,)
+        )
+    return [_row(r) for r in rows]
+
+
+def insert_trigger(conn: sqlite3.Connection, row: TriggerRow) -> None:
+    conn.execute(f"insert into triggers ({_COLUMNS}) values ({_PLACEHOLDERS})", astuple(row))
+
+
+def replace_trigger(conn: sqlite3.Connection, row: TriggerRow, expected_version: int) -> bool:
+    """Write every column if the stored version is still `expected_version` (optimistic lock)."""
+    assignments = ", ".join(f"{f.name} = ?" for f in fields(TriggerRow) if f.name != "id")
+    values = [getattr(row, f.name) for f in fields(TriggerRow) if f.name != "id"]
+    cursor = conn.execute(
+        f"update triggers set {assignments} where id = ? and version = ?",
+        (*values, row.id, expected_version),
+    )
+    return cursor.rowcount == 1
+
+
+def delete_trigger(conn: sqlite3.Connection, trigger_id: str) -> bool:
+    return conn.execute("delete from triggers where id = ?", (trigger_id,)).rowcount == 1
+
+
+def read_trigger_at(conn: sqlite3.Connection, branch: str, trigger_id: str) -> TriggerRow | None:
+    """A trigger as it stands at a branch head (or any revision), without a checkout."""
+    try:
+        row = conn.execute(
+            f"select {_COLUMNS} from dolt_at_triggers(?) where id = ?", (branch, trigger_id)
+        ).fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return _row(row) if row else None
+
+
+def due_triggers_at(
+    conn: sqlite3.Connection, branch: str, as_of: str, limit: int
+) -> list[TriggerRow]:
+    """Enabled triggers of a branch whose `next_run_at <= as_of` (DB text form), oldest first."""
+    rows = conn.execute(
+        f"select {_COLUMNS} from dolt_at_triggers(?) where enabled = 1 and next_run_at is not null"
+        " and next_run_at <= ? order by next_run_at, id limit ?",
+        (branch, as_of, limit),
+    )
+    return [_row(r) for r in rows]
+
+
+def earliest_next_run_at(conn: sqlite3.Connection, branch: str) -> str | None:
+    row = conn.execute(
+        "select min(next_run_at) from dolt_at_triggers(?) where enabled = 1", (branch,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def advance_next_run(
+    conn: sqlite3.Connection,
+    trigger_id: str,
+    *,
+    expected_next_run_at: str,
+    expected_version: int,
+    next_run_at: str | None,
+    last_scheduled_for: str | None,
+    disable: bool,
+    updated_at: str,
+) -> bool:
+    """Compare-and-set on the values the dispatcher read: a concurrent user edit wins.
+
+    `version` is not bumped: it counts user-visible versions, and an advance is not one.
+    """
+    cursor = conn.execute(
+        "update triggers set next_run_at = ?, last_scheduled_for = coalesce(?, last_scheduled_for),"
+        " enabled = case when ? then 0 else enabled end, updated_at = ?"
+        " where id = ? and next_run_at = ? and version = ? and enabled = 1",
+        (
+            next_run_at,
+            last_scheduled_for,
+            1 if disable else 0,
+            updated_at,
+            trigger_id,
+            expected_next_run_at,
+            expected_version,
+        ),
+    )
+    return cursor.rowcount == 1

@@ -1,0 +1,153 @@
+"""Runtime tables: high-churn operational rows that do not belong in version history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SchedulerState(Base):
+    """The one registered scheduler: a singleton row (id = 1) owned by the newest generation."""
+
+    __tablename__ = "scheduler_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    deployment_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    workflow_id: Mapped[str] = mapped_column(String(300), nullable=False)
+    run_id: Mapped[str | None] = mapped_column(String(100))
+    task_queue: Mapped[str] = mapped_column(String(300), nullable=False)
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_tick_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_tick: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class SchedulerGeneration(Base):
+    """One row per deployment that asked for a scheduler; the identity is the generation."""
+
+    __tablename__ = "scheduler_generations"
+
+    generation: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    deployment_id: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    workflow_id: Mapped[str] = mapped_column(String(300), nullable=False)
+    run_id: Mapped[str | None] = mapped_column(String(100))
+    task_queue: Mapped[str] = mapped_column(String(300), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class Invocation(Base):
+    """One delivery of one trigger for one scheduled instant (or one manual run)."""
+
+    __tablename__ = "invocations"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "project_id",
+            "agent_id",
+            "trigger_id",
+            "scheduled_for",
+            "kind",
+            name="invocations_key",
+        ),
+        Index(
+            "invocations_trigger_created",
+            "tenant_id",
+            "project_id",
+            "agent_id",
+            "trigger_id",
+            text("created_at DESC"),
+        ),
+        Index(
+            "invocations_open",
+            "status",
+            "started_at",
+            postgresql_where=text("status IN ('pending', 'running')"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[str] = mapped_column(String(63), nullable=False)
+    project_id: Mapped[str] = mapped_column(String(63), nullable=False)
+    agent_id: Mapped[str] = mapped_column(String(63), nullable=False)
+    trigger_id: Mapped[str] = mapped_column(String(63), nullable=False)
+    scheduled_for: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)  # scheduled | manual | rerun
+    workflow_id: Mapped[str] = mapped_column(String(400), nullable=False, unique=True)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    trigger_version: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str | None] = mapped_column(Text)
+    attempt_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    max_attempts: Mapped[int | None] = mapped_column(Integer)
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    attempts: Mapped[list[InvocationAttempt]] = relationship(
+        back_populates="invocation", order_by="InvocationAttempt.attempt_number"
+    )
+
+
+class InvocationAttempt(Base):
+    __tablename__ = "invocation_attempts"
+    __table_args__ = (UniqueConstraint("invocation_id", "attempt_number", name="attempts_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    invocation_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("invocations.id", ondelete="CASCADE"), nullable=False
+    )
+    attempt_number: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)  # succeeded | failed
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+    error_class: Mapped[str | None] = mapped_column(String(40))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    response_excerpt: Mapped[str | None] = mapped_column(Text)
+
+    invocation: Mapped[Invocation] = relationship(back_populates="attempts")
+
+
+class ApiKey(Base):
+    """Only the SHA-256 of a key is stored; the key itself is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    prefix: Mapped[str] = mapped_column(String(20), nullable=False)
+    principal: Mapped[str] = mapped_column(String(200), nullable=False)
+    tenant_id: Mapped[str | None] = mapped_column(String(63))
+    is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,111 @@
+"""Scheduler generations and the singleton `scheduler_state` row: newest generation wins.
+
+Functions take a session and never commit; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from runtime_db.models import SchedulerGeneration, SchedulerState
+
+_SINGLETON = 1
+
+
+@dataclass(frozen=True)
+class Allocation:
+    generation: int
+    deployment_id: str
+    workflow_id: str
+    task_queue: str
+    run_id: str | None
+    created: bool
+
+
+def allocate_generation(
+    session: Session, deployment_id: str, workflow_id: str, task_queue: str
+) -> Allocation:
+    """The generation for a deployment: a new, higher one the first time, the same one after."""
+    inserted = session.execute(
+        insert(SchedulerGeneration)
+        .values(deployment_id=deployment_id, workflow_id=workflow_id, task_queue=task_queue)
+        .on_conflict_do_nothing(index_elements=["deployment_id"])
+        .returning(SchedulerGeneration.generation)
+    ).scalar_one_or_none()
+    row = session.execute(
+        select(SchedulerGeneration).where(SchedulerGeneration.deployment_id == deployment_id)
+    ).scalar_one()
+    return Allocation(
+        generation=row.generation,
+        deployment_id=row.deployment_id,
+        workflow_id=row.workflow_id,
+        task_queue=row.task_queue,
+        run_id=row.run_id,
+        created=inserted is not None,
+    )
+
+
+def set_generation_run(session: Session, generation: int, run_id: str) -> None:
+    session.execute(
+        update(SchedulerGeneration)
+        .where(SchedulerGeneration.generation == generation)
+        .values(run_id=run_id)
+    )
+
+
+def current_state(session: Session) -> SchedulerState | None:
+    return session.get(SchedulerState, _SINGLETON)
+
+
+def register(
+    session: Session,
+    *,
+    generation: int,
+    deployment_id: str,
+    workflow_id: str,
+    run_id: str | None,
+    task_queue: str,
+    now: datetime,
+) -> bool:
+    """Take the singleton for `generation` unless a newer generation already holds it.
+
+    An upsert whose update only applies when the stored generation is not newer, so two
+    registrations racing in any order leave the newest in place.
+    """
+    values = {
+        "id": _SINGLETON,
+        "generation": generation,
+        "deployment_id": deployment_id,
+        "workflow_id": workflow_id,
+        "run_id": run_id,
+        "task_queue": task_queue,
+        "registered_at": now,
+    }
+    statement = insert(SchedulerState).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["id"],
+        set_={k: statement.excluded[k] for k in values if k != "id"},
+        where=SchedulerState.generation <= statement.excluded.generation,
+    ).returning(SchedulerState.generation)
+    return session.execute(statement).scalar_one_or_none() is not None
+
+
+def is_current(session: Session, generation: int) -> bool:
+    state = current_state(session)
+    return state is not None and state.generation == generation
+
+
+def record_tick(session: Session, generation: int, at: datetime, counters: dict[str, Any]) -> bool:
+    """Persist the last tick's counters; ignored for a superseded generation."""
+    result = session.execute(
+        update(SchedulerState)
+        .where(SchedulerState.id == _SINGLETON, SchedulerState.generation == generation)
+        .values(last_tick_at=at, last_tick=counters)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,144 @@
+"""The `timekeeper` command: dev stack, API, worker, migrations and keys.
+
+temporalio's native threads can abort the interpreter at shutdown (sdk-python #300), so every
+command flushes and leaves through `os._exit` with its own status once everything is closed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+import timekeeper  # noqa: F401  (doltlite bootstrap first)
+from timekeeper.settings import Settings, load_settings
+from timekeeper.wiring import StackUnavailable, migrate_all, open_stores, resolve_temporal_address
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
+    from timekeeper.dev import run_dev
+
+    return asyncio.run(run_dev(settings))
+
+
+def _cmd_serve(run_api: bool, run_worker: bool) -> Command:
+    def command(args: argparse.Namespace, settings: Settings) -> int:
+        from timekeeper.serving import install_stop_handlers, serve
+
+        async def main() -> int:
+            stores = open_stores(settings)
+            try:
+                migrate_all(settings, stores)
+                stop = asyncio.Event()
+                install_stop_handlers(stop)
+                await serve(
+                    settings,
+                    stores,
+                    temporal_address=resolve_temporal_address(settings),
+                    run_api=run_api,
+                    run_worker=run_worker,
+                    stop=stop,
+                )
+            finally:
+                stores.close()
+            return 0
+
+        return asyncio.run(main())
+
+    return command
+
+
+def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from timekeeper.embedded import EmbeddedPostgres
+
+    embedded = None
+    runtime_url = settings.runtime_database_url
+    if runtime_url is None:
+        embedded = EmbeddedPostgres(settings.postgres_dir)
+        runtime_url = embedded.start()
+    try:
+        stores = open_stores(settings, runtime_url)
+        try:
+            print(json.dumps(migrate_all(settings, stores), sort_keys=True))
+        finally:
+            stores.close()
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def _cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    from runtime_db.api_keys import create_key
+
+    if not args.admin and not args.tenant:
+        print("error: give --tenant T, or --admin", file=sys.stderr)
+        return 2
+    stores = open_stores(settings)
+    try:
+        with stores.session_factory.begin() as session:
+            key, row = create_key(
+                session, tenant_id=args.tenant, is_admin=args.admin, principal=args.principal
+            )
+            principal = row.principal
+    finally:
+        stores.close()
+    print(key)
+    print(
+        f"principal: {principal} (the key is shown once; only its hash is stored)", file=sys.stderr
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="timekeeper", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev", help="start the embedded stack: postgres, temporal, worker and API")
+    sub.add_parser("api", help="serve the HTTP API against configured stores")
+    sub.add_parser("worker", help="run the Temporal worker against configured stores")
+    sub.add_parser("migrate", help="apply runtime and manage migrations (safe to repeat)")
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    create = keys.add_parser("create", help="create a key and print it once")
+    create.add_argument("--tenant", help="tenant the key may act for")
+    create.add_argument("--admin", action="store_true", help="a key that sees all tenants")
+    create.add_argument("--principal", help="name recorded as author of its changes")
+    return parser
+
+
+_COMMANDS: dict[str, Command] = {
+    "dev": _cmd_dev,
+    "api": _cmd_serve(run_api=True, run_worker=False),
+    "worker": _cmd_serve(run_api=False, run_worker=True),
+    "migrate": _cmd_migrate,
+    "keys": _cmd_keys_create,
+}
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        return _COMMANDS[args.command](args, settings)
+    except StackUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def main() -> None:
+    status = run()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

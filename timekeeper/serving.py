@@ -1,0 +1,88 @@
+"""Run the API, the worker, or both, in one asyncio process until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import uvicorn
+
+from manage_api.context import ApiContext
+from timekeeper.app import create_app
+from timekeeper.settings import Settings
+from timekeeper.wiring import Stores, connect_temporal
+from timekeeper.worker import WorkerDeps, build_worker
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the process-level handler stops everything."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def install_stop_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def serve(
+    settings: Settings,
+    stores: Stores,
+    *,
+    temporal_address: str,
+    run_api: bool,
+    run_worker: bool,
+    stop: asyncio.Event,
+    on_ready: asyncio.Event | None = None,
+) -> None:
+    """Serve until `stop` is set, then shut down the API and the worker cleanly."""
+    client = await connect_temporal(settings, temporal_address)
+    tasks: list[asyncio.Task[None]] = []
+    server: _Server | None = None
+    async with httpx.AsyncClient() as http:
+        with ThreadPoolExecutor(max_workers=64) as executor:
+            worker = None
+            if run_worker:
+                deps = WorkerDeps(settings, client, stores.session_factory, stores.manage, http)
+                worker = build_worker(deps, executor)
+                if worker is not None:
+                    tasks.append(asyncio.create_task(worker.run()))
+            if run_api:
+                ctx = ApiContext(
+                    session_factory=stores.session_factory,
+                    store=stores.manage,
+                    temporal=client,
+                    task_queue=settings.effective_task_queue,
+                )
+                config = uvicorn.Config(
+                    create_app(ctx),
+                    host=settings.api_host,
+                    port=settings.api_port,
+                    log_level=settings.log_level.lower(),
+                    lifespan="off",
+                )
+                server = _Server(config)
+                tasks.append(asyncio.create_task(server.serve()))
+            if on_ready is not None:
+                on_ready.set()
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopper and task.exception() is not None:
+                    log.error("a component stopped", exc_info=task.exception())
+            if server is not None:
+                server.should_exit = True
+            if worker is not None:
+                await worker.shutdown()
+            stopper.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,61 @@
+"""Settings from `TIMEKEEPER_*` environment variables and an optional `.env`.
+
+Built by `load_settings()` when a process starts, never at import time, so tests and CLI
+commands each get the configuration they were given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TIMEKEEPER_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path(".timekeeper"), description="Embedded stack's home.")
+    runtime_database_url: str | None = Field(None, description="External PostgreSQL URL.")
+    manage_store_path: Path | None = Field(None, description="doltlite file (data_dir/manage.db).")
+    temporal_address: str | None = Field(None, description="External Temporal host:port.")
+    temporal_namespace: str = "default"
+    temporal_port: int | None = Field(None, description="Embedded Temporal port (free if unset).")
+    temporal_ui_port: int | None = Field(None, description="Embedded Temporal UI port.")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    bootstrap_admin_key: SecretStr | None = None
+    deploy_secret: SecretStr | None = None
+    deployment_id: str = Field("local", description="This process's deployment.")
+    task_queue: str | None = Field(None, description="Defaults to timekeeper-{deployment_id}.")
+    tick_seconds: int = Field(60, ge=1)
+    dispatch_max_per_tick: int = Field(1000, ge=1)
+    dispatch_max_per_branch: int = Field(100, ge=1)
+    dispatch_concurrency: int = Field(50, ge=1)
+    log_level: str = "INFO"
+
+    @property
+    def effective_task_queue(self) -> str:
+        return self.task_queue or task_queue_for(self.deployment_id)
+
+    @property
+    def manage_store_file(self) -> Path:
+        return self.manage_store_path or self.data_dir / "manage.db"
+
+    @property
+    def postgres_dir(self) -> Path:
+        return self.data_dir / "postgres"
+
+    @property
+    def stack_file(self) -> Path:
+        """Where `timekeeper dev` records the addresses of what it started."""
+        return self.data_dir / "stack.json"
+
+
+def task_queue_for(deployment_id: str) -> str:
+    return f"timekeeper-{deployment_id}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)
