@@ -1,0 +1,51 @@
+"""How a runner workflow is started: its name, input and id. No I/O, safe for workflow code.
+
+The dispatcher and the API start runs through this contract, so the workflow id scheme (which
+makes dispatch idempotent) lives in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from manage_db.ids import check_id
+from manage_db.timestamps import to_slot
+
+RUNNER_WORKFLOW = "RunnerWorkflow"
+KINDS = ("scheduled", "manual", "rerun")
+
+
+@dataclass(frozen=True)
+class RunnerInput:
+    tenant_id: str
+    project_id: str
+    agent_id: str
+    trigger_id: str
+    scheduled_for: str  # UTC `YYYY-MM-DDTHH:MM:SSZ`; a manual run's request instant
+    kind: str  # scheduled | manual | rerun
+    slot: str  # `YYYYMMDDTHHMMSSZ` for scheduled runs, `manual-{uuid}` otherwise
+    # The trigger version the dispatcher saw; a run whose trigger a user has since disabled
+    # (which bumps the version) is skipped. None for manual runs, which run regardless.
+    trigger_version: int | None = None
+
+
+def runner_workflow_id(
+    tenant_id: str, project_id: str, agent_id: str, trigger_id: str, slot: str
+) -> str:
+    for name, value in (
+        ("tenant_id", tenant_id),
+        ("project_id", project_id),
+        ("agent_id", agent_id),
+        ("trigger_id", trigger_id),
+    ):
+        check_id(name, value)
+    return f"trigger-run:{tenant_id}:{project_id}:{agent_id}:{trigger_id}:{slot}"
+
+
+def scheduled_slot(scheduled_for: datetime) -> str:
+    return to_slot(scheduled_for)
+
+
+def workflow_id_for(run: RunnerInput) -> str:
+    return runner_workflow_id(run.tenant_id, run.project_id, run.agent_id, run.trigger_id, run.slot)
