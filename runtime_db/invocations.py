@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -185,3 +185,105 @@ def attempts_of(session: Session, invocation_id: uuid.UUID) -> list[InvocationAt
             .order_by(InvocationAttempt.attempt_number)
         ).scalars()
     )
+
+
+def lock_trigger(session: Session, key: InvocationKey) -> None:
+    """Serialise begins of one trigger until the transaction ends, so two runs starting at once
+    cannot both see "nothing running" and both deliver under `overlap_policy: skip`."""
+    name = f"{key.tenant_id}:{key.project_id}:{key.agent_id}:{key.trigger_id}"
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
+
+
+def running_invocation(
+    session: Session, key: InvocationKey, exclude: uuid.UUID | None = None
+) -> uuid.UUID | None:
+    """The oldest running invocation of the same trigger (any instant), if there is one."""
+    query = select(Invocation.id).where(
+        Invocation.tenant_id == key.tenant_id,
+        Invocation.project_id == key.project_id,
+        Invocation.agent_id == key.agent_id,
+        Invocation.trigger_id == key.trigger_id,
+        Invocation.status == "running",
+    )
+    if exclude is not None:
+        query = query.where(Invocation.id != exclude)
+    return session.execute(query.order_by(Invocation.started_at).limit(1)).scalar_one_or_none()
+
+
+def _locked(session: Session, invocation_id: uuid.UUID) -> Invocation | None:
+    return session.get(Invocation, invocation_id, with_for_update=True, populate_existing=True)
+
+
+def mark_running(
+    session: Session,
+    invocation_id: uuid.UUID,
+    *,
+    now: datetime,
+    message: str,
+    trigger_version: int,
+    max_attempts: int,
+    deadline_at: datetime,
+) -> Invocation | None:
+    """pending -> running with what the run will deliver; any other status is left as it is."""
+    row = _locked(session, invocation_id)
+    if row is None or row.status != "pending":
+        return row
+    row.status = "running"
+    row.started_at = now
+    row.message = message
+    row.trigger_version = trigger_version
+    row.max_attempts = max_attempts
+    row.deadline_at = deadline_at
+    session.flush()
+    return row
+
+
+def finish(
+    session: Session, invocation_id: uuid.UUID, *, status: str, reason: str | None, now: datetime
+) -> Invocation | None:
+    """Close an open invocation with a terminal status; a terminal one keeps the status it has."""
+    if status not in TERMINAL_STATUSES:
+        raise ValueError(f"not a terminal status: {status}")
+    row = _locked(session, invocation_id)
+    if row is None or row.status in TERMINAL_STATUSES:
+        return row
+    row.status = status
+    row.status_reason = reason
+    row.finished_at = now
+    session.flush()
+    return row
+
+
+def request_cancel(
+    session: Session, invocation_id: uuid.UUID, *, reason: str, now: datetime
+) -> tuple[Invocation | None, bool]:
+    """Cancel an open invocation at once; True when this call changed it.
+
+    A running invocation's in-flight attempt may still finish and be recorded; the runner checks
+    `cancel_requested` before every attempt, so none starts after this.
+    """
+    row = _locked(session, invocation_id)
+    if row is None or row.status in TERMINAL_STATUSES:
+        return row, False
+    row.status = "cancelled"
+    row.status_reason = reason
+    row.cancel_requested = True
+    row.finished_at = now
+    session.flush()
+    return row, True
+
+
+def attempt_blocker(session: Session, invocation_id: uuid.UUID) -> str | None:
+    """Why no further attempt may start (the status that forbids it), or None when one may.
+
+    Only a running invocation without a cancel request takes attempts: a cancel, or an operator
+    closing it (the audit marks stale ones failed), stops the runner before its next attempt.
+    """
+    row = session.execute(
+        select(Invocation.status, Invocation.cancel_requested).where(Invocation.id == invocation_id)
+    ).one_or_none()
+    if row is None:
+        return "missing"
+    if row.cancel_requested:
+        return "cancelled"
+    return None if row.status == "running" else row.status

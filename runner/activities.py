@@ -1,0 +1,323 @@
+"""The runner's activities: every read and write of the stores and the HTTP call to the agent.
+
+Each is safe to run twice: the invocation row is keyed by workflow id, attempts by
+(invocation, number), and closing an invocation never reopens or rewrites a terminal one.
+Database work is synchronous (the worker's thread pool runs these methods) except in `deliver`,
+which is async for httpx and hands its short DB calls to a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from manage_db.agents import AgentRow, read_agent_at
+from manage_db.branches import project_branch
+from manage_db.ids import check_id
+from manage_db.store import ManageStore
+from manage_db.timestamps import from_db
+from manage_db.triggers import TriggerRow, read_trigger_at
+from runner.agents import DeliveryRequest, DeliveryResult, deliver
+from runner.backoff import worst_case_seconds
+from runner.contract import RunnerInput
+from runner.models import (
+    AttemptOutcome,
+    AttemptRecord,
+    BeginInput,
+    DeliverInput,
+    Delivery,
+    Finished,
+    FinishInput,
+    Plan,
+)
+from runner.templates import TemplateContext, TemplateError, render
+from runtime_db.invocations import (
+    TERMINAL_STATUSES,
+    InvocationKey,
+    attempt_blocker,
+    create_invocation,
+    finish,
+    lock_trigger,
+    mark_running,
+    record_attempt,
+    running_invocation,
+)
+from runtime_db.models import Invocation, InvocationAttempt
+
+
+def invocation_key(run: RunnerInput) -> InvocationKey:
+    """The row's key; a malformed input never becomes valid, so it fails the run at once
+    instead of being retried forever."""
+    try:
+        for name in ("tenant_id", "project_id", "agent_id", "trigger_id"):
+            check_id(name, getattr(run, name))
+        scheduled_for = from_db(run.scheduled_for)
+    except ValueError as exc:
+        raise ApplicationError(f"malformed runner input: {exc}", non_retryable=True) from exc
+    if scheduled_for is None:
+        raise ApplicationError("malformed runner input: no scheduled_for", non_retryable=True)
+    return InvocationKey(
+        tenant_id=run.tenant_id,
+        project_id=run.project_id,
+        agent_id=run.agent_id,
+        trigger_id=run.trigger_id,
+        scheduled_for=scheduled_for,
+        kind=run.kind,
+    )
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    status: str  # skipped | failed
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Go:
+    trigger: TriggerRow
+    agent: AgentRow
+    message: str
+
+
+class RunnerActivities:
+    def __init__(
+        self,
+        store: ManageStore,
+        session_factory: sessionmaker[Session],
+        http: httpx.AsyncClient,
+    ) -> None:
+        self._store = store
+        self._sessions = session_factory
+        self._http = http
+
+    def callables(self) -> list[Callable[..., Any]]:
+        """The bound activity methods, as a Worker's `activities=` wants them."""
+        return [self.begin_invocation, self.deliver, self.record_attempt, self.finish_invocation]
+
+    @activity.defn(name="runner.begin_invocation")
+    def begin_invocation(self, input: BeginInput) -> Plan:
+        """Create (or find) the invocation row and decide: deliver, skip or fail.
+
+        The definitions are read from the project branch head, not from the dispatcher's copy,
+        so an edit made after dispatch (disable, delete, new template) is what this run obeys.
+        """
+        run = input.run
+        key = invocation_key(run)
+        trigger, agent = self._definitions(run)
+        with self._sessions.begin() as session:
+            lock_trigger(session, key)
+            row, _ = create_invocation(session, key, workflow_id=input.workflow_id)
+            if row.status in TERMINAL_STATUSES:
+                return Plan(str(row.id), row.status, row.status_reason)
+            decision = _decide(session, run, key, row, trigger, agent)
+            if isinstance(decision, _Refusal):
+                closed = finish(
+                    session, row.id, status=decision.status, reason=decision.reason, now=input.now
+                )
+                assert closed is not None
+                return Plan(str(row.id), closed.status, closed.status_reason)
+            settings = decision.trigger
+            worst_case = worst_case_seconds(
+                settings.max_retries, settings.retry_delay_seconds, settings.timeout_seconds
+            )
+            running = mark_running(
+                session,
+                row.id,
+                now=input.now,
+                message=decision.message,
+                trigger_version=settings.version,
+                max_attempts=settings.max_retries + 1,
+                deadline_at=input.now + timedelta(seconds=worst_case),
+            )
+            assert running is not None
+            return Plan(str(row.id), "running", delivery=_delivery(run, decision, running))
+
+    @activity.defn(name="runner.deliver")
+    async def deliver(self, input: DeliverInput) -> AttemptOutcome:
+        """One attempt, recorded as a row; none is made once the invocation is cancelled.
+
+        Temporal does not retry this activity: the workflow owns retries so that each attempt
+        is recorded and spaced by the trigger's own backoff.
+        """
+        invocation_id = uuid.UUID(input.delivery.invocation_id)
+        blocker = await asyncio.to_thread(self._attempt_blocker, invocation_id)
+        if blocker is not None:
+            return AttemptOutcome(ok=False, retryable=False, blocked_by=blocker)
+        started_at = activity.info().started_time
+        result = await deliver(self._http, _delivery_request(input))
+        await asyncio.to_thread(
+            self._record, _attempt_row(invocation_id, input, started_at, result)
+        )
+        return AttemptOutcome(
+            ok=result.ok,
+            retryable=result.retryable,
+            http_status=result.http_status,
+            error_class=result.error_class,
+            error_message=result.error_message,
+            retry_after_seconds=result.retry_after_seconds,
+        )
+
+    @activity.defn(name="runner.record_attempt")
+    def record_attempt(self, input: AttemptRecord) -> None:
+        """Record an attempt whose deliver activity was lost (idempotent per attempt number)."""
+        self._record(
+            InvocationAttempt(
+                invocation_id=uuid.UUID(input.invocation_id),
+                attempt_number=input.attempt,
+                status="failed",
+                http_status=None,
+                started_at=input.started_at,
+                duration_ms=input.duration_ms,
+                error_class=input.error_class,
+                error_message=input.error_message,
+                response_excerpt=None,
+            )
+        )
+
+    @activity.defn(name="runner.finish_invocation")
+    def finish_invocation(self, input: FinishInput) -> Finished:
+        with self._sessions.begin() as session:
+            row = finish(
+                session,
+                uuid.UUID(input.invocation_id),
+                status=input.status,
+                reason=input.reason,
+                now=input.now,
+            )
+            if row is None:
+                raise ApplicationError(
+                    f"invocation {input.invocation_id} is gone", non_retryable=True
+                )
+            return Finished(row.status, row.status_reason)
+
+    def _definitions(self, run: RunnerInput) -> tuple[TriggerRow | None, AgentRow | None]:
+        branch = project_branch(run.tenant_id, run.project_id)
+        with self._store.read() as conn:
+            trigger = read_trigger_at(conn, branch, run.trigger_id)
+            agent = read_agent_at(conn, branch, run.agent_id)
+        if trigger is not None and trigger.agent_id != run.agent_id:
+            trigger = None
+        return trigger, agent
+
+    def _attempt_blocker(self, invocation_id: uuid.UUID) -> str | None:
+        with self._sessions() as session:
+            return attempt_blocker(session, invocation_id)
+
+    def _record(self, attempt: InvocationAttempt) -> None:
+        with self._sessions.begin() as session:
+            record_attempt(session, attempt)
+
+
+def _decide(
+    session: Session,
+    run: RunnerInput,
+    key: InvocationKey,
+    row: Invocation,
+    trigger: TriggerRow | None,
+    agent: AgentRow | None,
+) -> _Refusal | _Go:
+    """Deliver, or why not.
+
+    A scheduled run skips a trigger disabled since dispatch; the dispatcher's own disable of a
+    one-time trigger keeps the version, so that run still goes. Manual runs ignore `enabled`.
+    """
+    if trigger is None:
+        return _Refusal("skipped", f"trigger {run.trigger_id} no longer exists")
+    if run.kind == "scheduled" and not trigger.enabled and trigger.version != run.trigger_version:
+        return _Refusal(
+            "skipped", f"trigger {run.trigger_id} was disabled (version {trigger.version})"
+        )
+    if agent is None:
+        return _Refusal("failed", f"agent {run.agent_id} not found")
+    if trigger.overlap_policy == "skip":
+        other = running_invocation(session, key, exclude=row.id)
+        if other is not None:
+            return _Refusal("skipped", f"overlap: invocation {other} still running")
+    try:
+        message = render(trigger.message_template, _template_context(run, trigger, row))
+    except TemplateError as exc:
+        return _Refusal("failed", f"template error: {exc.message}")
+    return _Go(trigger, agent, message)
+
+
+def _template_context(run: RunnerInput, trigger: TriggerRow, row: Invocation) -> TemplateContext:
+    scheduled_for = from_db(run.scheduled_for)
+    assert scheduled_for is not None
+    return TemplateContext(
+        scheduled_for=scheduled_for,
+        timezone=trigger.cron_timezone,
+        trigger_id=trigger.id,
+        trigger_name=trigger.name,
+        invocation_id=str(row.id),
+        payload=trigger.payload_dict,
+    )
+
+
+def _delivery(run: RunnerInput, go: _Go, row: Invocation) -> Delivery:
+    """What each attempt sends; the row's message, so a resumed begin keeps the first render."""
+    trigger, agent = go.trigger, go.agent
+    return Delivery(
+        invocation_id=str(row.id),
+        tenant_id=run.tenant_id,
+        project_id=run.project_id,
+        agent_id=run.agent_id,
+        trigger_id=trigger.id,
+        trigger_name=trigger.name,
+        scheduled_for=run.scheduled_for,
+        message=row.message or go.message,
+        payload=trigger.payload_dict,
+        url=agent.endpoint_url,
+        protocol=agent.protocol,
+        auth_header_env=agent.auth_header_env,
+        timeout_seconds=trigger.timeout_seconds,
+        max_retries=trigger.max_retries,
+        retry_delay_seconds=trigger.retry_delay_seconds,
+        first_attempt=row.attempt_count + 1,
+    )
+
+
+def _delivery_request(input: DeliverInput) -> DeliveryRequest:
+    delivery = input.delivery
+    scheduled_for = from_db(delivery.scheduled_for)
+    assert scheduled_for is not None
+    return DeliveryRequest(
+        invocation_id=delivery.invocation_id,
+        tenant_id=delivery.tenant_id,
+        project_id=delivery.project_id,
+        agent_id=delivery.agent_id,
+        trigger_id=delivery.trigger_id,
+        trigger_name=delivery.trigger_name,
+        scheduled_for=scheduled_for,
+        message=delivery.message,
+        payload=delivery.payload,
+        attempt=input.attempt,
+        url=delivery.url,
+        protocol=delivery.protocol,
+        auth_header_env=delivery.auth_header_env,
+        timeout_seconds=float(delivery.timeout_seconds),
+    )
+
+
+def _attempt_row(
+    invocation_id: uuid.UUID, input: DeliverInput, started_at: datetime, result: DeliveryResult
+) -> InvocationAttempt:
+    return InvocationAttempt(
+        invocation_id=invocation_id,
+        attempt_number=input.attempt,
+        status="succeeded" if result.ok else "failed",
+        http_status=result.http_status,
+        started_at=started_at,
+        duration_ms=result.duration_ms,
+        error_class=result.error_class,
+        error_message=result.error_message,
+        response_excerpt=result.response_excerpt,
+    )

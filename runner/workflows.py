@@ -1,0 +1,134 @@
+"""RunnerWorkflow: one invocation of one trigger, from begin to a terminal status.
+
+Thin and deterministic: every decision that needs a store or the network is an activity; this
+code orders them, owns the retries (so each attempt is recorded), sleeps between attempts and
+listens for the cancel signal. Time comes from `workflow.now()`, jitter from `workflow.random()`.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+from temporalio.exceptions import TimeoutError as ActivityTimeout
+
+with workflow.unsafe.imports_passed_through():
+    from runner.activities import RunnerActivities
+    from runner.backoff import DELIVERY_MARGIN_SECONDS, retry_delay
+    from runner.contract import RUNNER_WORKFLOW, RunnerInput
+    from runner.models import (
+        CANCEL_SIGNAL,
+        AttemptOutcome,
+        AttemptRecord,
+        BeginInput,
+        DeliverInput,
+        Delivery,
+        FinishInput,
+        RunnerOutcome,
+    )
+
+# Store activities are idempotent: retry them until the store answers.
+_STORE_TIMEOUT = timedelta(seconds=60)
+_STORE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+)
+# Delivery is never retried by Temporal: the loop below does it, recording every attempt.
+_DELIVER_ONCE = RetryPolicy(maximum_attempts=1)
+
+
+@workflow.defn(name=RUNNER_WORKFLOW)
+class RunnerWorkflow:
+    def __init__(self) -> None:
+        self._cancel_requested = False
+
+    @workflow.signal(name=CANCEL_SIGNAL)
+    def cancel(self) -> None:
+        """The cancel endpoint already marked the row; this only cuts a backoff sleep short."""
+        self._cancel_requested = True
+
+    @workflow.run
+    async def run(self, run: RunnerInput) -> RunnerOutcome:
+        plan = await workflow.execute_activity_method(
+            RunnerActivities.begin_invocation,
+            BeginInput(run=run, workflow_id=workflow.info().workflow_id, now=workflow.now()),
+            start_to_close_timeout=_STORE_TIMEOUT,
+            retry_policy=_STORE_RETRY,
+        )
+        if plan.delivery is None:
+            return RunnerOutcome(plan.invocation_id, plan.status, plan.reason, attempts=0)
+        status, reason, attempts = await self._attempts(plan.delivery)
+        finished = await workflow.execute_activity_method(
+            RunnerActivities.finish_invocation,
+            FinishInput(plan.invocation_id, status, reason, now=workflow.now()),
+            start_to_close_timeout=_STORE_TIMEOUT,
+            retry_policy=_STORE_RETRY,
+        )
+        return RunnerOutcome(plan.invocation_id, finished.status, finished.reason, attempts)
+
+    async def _attempts(self, delivery: Delivery) -> tuple[str, str | None, int]:
+        """Attempt until success, a non-retryable failure, the retry budget, or a cancel."""
+        last = delivery.first_attempt + delivery.max_retries
+        made = 0
+        attempt = delivery.first_attempt
+        while True:
+            if self._cancel_requested:
+                return "cancelled", "cancel requested", made
+            outcome = await self._deliver(delivery, attempt)
+            if outcome.blocked_by is not None:
+                # The row is closed already (a cancel, or the audit); finishing keeps its status.
+                return "cancelled", f"stopped before attempt {attempt}", made
+            made += 1
+            if outcome.ok:
+                return "completed", None, made
+            failure = f"{outcome.error_class}: {outcome.error_message}"
+            if not outcome.retryable:
+                return "failed", failure, made
+            if attempt >= last:
+                tries = f"{made} attempt" if made == 1 else f"{made} attempts"
+                return "failed", f"gave up after {tries}; last {failure}", made
+            delay = retry_delay(
+                delivery.retry_delay_seconds,
+                attempt - delivery.first_attempt + 1,
+                workflow.random().random(),
+                outcome.retry_after_seconds,
+            )
+            with suppress(TimeoutError):  # the wait ran out: time for the next attempt
+                await workflow.wait_condition(
+                    lambda: self._cancel_requested, timeout=timedelta(seconds=delay)
+                )
+            attempt += 1
+
+    async def _deliver(self, delivery: Delivery, attempt: int) -> AttemptOutcome:
+        scheduled = workflow.now()
+        try:
+            return await workflow.execute_activity_method(
+                RunnerActivities.deliver,
+                DeliverInput(delivery, attempt),
+                start_to_close_timeout=timedelta(
+                    seconds=delivery.timeout_seconds + DELIVERY_MARGIN_SECONDS
+                ),
+                retry_policy=_DELIVER_ONCE,
+            )
+        except ActivityError as exc:
+            lost = isinstance(exc.cause, ActivityTimeout)
+            error_class = "worker_timeout" if lost else "worker_error"
+            message = str(exc.cause or exc)
+            await workflow.execute_activity_method(
+                RunnerActivities.record_attempt,
+                AttemptRecord(
+                    delivery.invocation_id,
+                    attempt,
+                    started_at=scheduled,
+                    duration_ms=int((workflow.now() - scheduled).total_seconds() * 1000),
+                    error_class=error_class,
+                    error_message=message,
+                ),
+                start_to_close_timeout=_STORE_TIMEOUT,
+                retry_policy=_STORE_RETRY,
+            )
+            return AttemptOutcome(
+                ok=False, retryable=True, error_class=error_class, error_message=message
+            )

@@ -1,0 +1,33 @@
+"""Recorded RunnerWorkflow histories still replay: a change to the workflow code that would
+break runs already in flight (a reordered activity, a new timer) fails here, not in production.
+
+To record them again after an intended, versioned change, run
+`TIMEKEEPER_RECORD_HISTORIES=1 pytest tests/runner/test_workflows.py -k "retried or cancel_betw"`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from runner.workflows import RunnerWorkflow
+from tests.runner.fixtures_runner import HISTORIES
+
+
+@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
+async def test_recorded_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text())
+    result = await Replayer(workflows=[RunnerWorkflow]).replay_workflow(
+        history, raise_on_replay_failure=False
+    )
+    assert result.replay_failure is None
+
+
+def test_the_recorded_histories_are_present() -> None:
+    assert sorted(p.stem for p in HISTORIES.glob("*.json")) == [
+        "cancel_between_retries",
+        "retry_then_success",
+    ]
