@@ -1,0 +1,176 @@
+"""Starting the scheduler: per deployment by the deploy hook, and whenever a worker finds none.
+
+A deployment's generation is allocated once (`scheduler_generations`), so asking again for the
+same deployment returns the run that was started, and the newest deployment's scheduler wins
+registration whatever order the calls arrive in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import NamedTuple
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from dispatcher.models import SCHEDULER_WORKFLOW, SchedulerInput, scheduler_workflow_id
+from runtime_db.models import SchedulerGeneration
+from runtime_db.scheduler_state import (
+    Allocation,
+    allocate_generation,
+    current_state,
+    set_generation_run,
+)
+
+log = logging.getLogger(__name__)
+
+
+class SchedulerStart(NamedTuple):
+    workflow_id: str
+    run_id: str | None
+    generation: int
+    previous: int | None  # the generation this one supersedes, if any
+
+
+class _Allocated(NamedTuple):
+    allocation: Allocation
+    previous: int | None
+    registered: int | None  # the generation holding scheduler_state now
+
+
+async def start_scheduler(
+    client: Client,
+    session_factory: sessionmaker[Session],
+    *,
+    deployment_id: str,
+    task_queue: str,
+    tick_seconds: int,
+) -> SchedulerStart:
+    """Start the deployment's scheduler once; asking again returns the same run."""
+    workflow_id = scheduler_workflow_id(deployment_id)
+    allocated = await asyncio.to_thread(
+        _allocate, session_factory, deployment_id, workflow_id, task_queue
+    )
+    allocation = allocated.allocation
+    if allocation.run_id is not None:
+        return SchedulerStart(
+            workflow_id, allocation.run_id, allocation.generation, allocated.previous
+        )
+    run_id = await _start(client, allocation, tick_seconds, restart=False)
+    await asyncio.to_thread(_set_run, session_factory, allocation.generation, run_id)
+    return SchedulerStart(workflow_id, run_id, allocation.generation, allocated.previous)
+
+
+async def ensure_scheduler(
+    client: Client,
+    session_factory: sessionmaker[Session],
+    *,
+    deployment_id: str,
+    task_queue: str,
+    tick_seconds: int,
+) -> SchedulerStart | None:
+    """Start this deployment's scheduler when none is registered or the registered one is not
+    running in Temporal; None when a scheduler runs already.
+
+    A closed run of this deployment is started again under its generation. A deployment older
+    than the registered one cannot take over (its registration would lose): it logs and leaves
+    the restart to the deploy hook.
+    """
+    registered = await asyncio.to_thread(_registered, session_factory)
+    if registered is not None and await _is_running(client, registered):
+        return None
+    workflow_id = scheduler_workflow_id(deployment_id)
+    allocated = await asyncio.to_thread(
+        _allocate, session_factory, deployment_id, workflow_id, task_queue
+    )
+    allocation = allocated.allocation
+    if allocated.registered is not None and allocation.generation < allocated.registered:
+        log.warning(
+            "registered scheduler generation %s is not running, and deployment %s "
+            "(generation %s) is older; call the deploy hook to start a newer one",
+            allocated.registered,
+            deployment_id,
+            allocation.generation,
+        )
+        return None
+    run_id = await _start(client, allocation, tick_seconds, restart=True)
+    await asyncio.to_thread(_set_run, session_factory, allocation.generation, run_id)
+    log.info(
+        "scheduler ensured: deployment=%s generation=%s run_id=%s",
+        deployment_id,
+        allocation.generation,
+        run_id,
+    )
+    return SchedulerStart(workflow_id, run_id, allocation.generation, allocated.previous)
+
+
+async def _start(client: Client, allocation: Allocation, tick_seconds: int, restart: bool) -> str:
+    """Start the workflow for an allocated generation; a run already open is reused.
+
+    Without `restart`, a closed run of the same id is not started again (the deployment had
+    its scheduler); its id is returned.
+    """
+    input = SchedulerInput(
+        generation=allocation.generation,
+        deployment_id=allocation.deployment_id,
+        tick_seconds=tick_seconds,
+    )
+    try:
+        handle = await client.start_workflow(
+            SCHEDULER_WORKFLOW,
+            input,
+            id=allocation.workflow_id,
+            task_queue=allocation.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
+            if restart
+            else WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    except WorkflowAlreadyStartedError:
+        description = await client.get_workflow_handle(allocation.workflow_id).describe()
+        return description.run_id
+    assert handle.result_run_id is not None
+    return handle.result_run_id
+
+
+async def _is_running(client: Client, workflow_id: str) -> bool:
+    """Whether the workflow's latest run runs (continue-as-new moves the run id along)."""
+    try:
+        description = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return description.status == WorkflowExecutionStatus.RUNNING
+
+
+def _allocate(
+    session_factory: sessionmaker[Session], deployment_id: str, workflow_id: str, task_queue: str
+) -> _Allocated:
+    with session_factory.begin() as session:
+        allocation = allocate_generation(session, deployment_id, workflow_id, task_queue)
+        # The generation superseded: the newest one allocated before this deployment's.
+        previous = session.execute(
+            select(func.max(SchedulerGeneration.generation)).where(
+                SchedulerGeneration.generation < allocation.generation
+            )
+        ).scalar_one_or_none()
+        state = current_state(session)
+        return _Allocated(allocation, previous, state.generation if state else None)
+
+
+def _registered(session_factory: sessionmaker[Session]) -> str | None:
+    """The workflow id of the registered scheduler, if any."""
+    with session_factory() as session:
+        state = current_state(session)
+        return None if state is None else state.workflow_id
+
+
+def _set_run(session_factory: sessionmaker[Session], generation: int, run_id: str) -> None:
+    with session_factory.begin() as session:
+        set_generation_run(session, generation, run_id)

@@ -1,0 +1,100 @@
+"""Inputs and outputs of the scheduler workflow and its activities: one dataclass each, no I/O.
+
+They travel through Temporal's history, so they hold plain values and stay stable: a field
+added later needs a default, or histories recorded before it no longer replay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+SCHEDULER_WORKFLOW = "SchedulerWorkflow"
+SCHEDULER_ID_PREFIX = "timekeeper-scheduler:"
+# A tick is ~17 history events; continuing as new every 200 ticks keeps a run near 3,400.
+TICKS_PER_RUN = 200
+
+
+def scheduler_workflow_id(deployment_id: str) -> str:
+    return f"{SCHEDULER_ID_PREFIX}{deployment_id}"
+
+
+@dataclass(frozen=True)
+class SchedulerInput:
+    generation: int
+    deployment_id: str
+    tick_seconds: int = 60
+    ticks_per_run: int = TICKS_PER_RUN
+    # None: tick until superseded. Tests and benchmarks bound the chain of runs.
+    stop_after_ticks: int | None = None
+    ticks_before: int = 0  # ticks of earlier runs of this chain (continue-as-new carries it)
+
+
+@dataclass(frozen=True)
+class SchedulerOutcome:
+    """Why a scheduler chain ended: "superseded" (a newer generation holds the state) or
+    "stopped" (its tick bound was reached), and how many ticks the chain ran."""
+
+    reason: str
+    ticks: int
+
+
+@dataclass(frozen=True)
+class RegisterInput:
+    generation: int
+    deployment_id: str
+    workflow_id: str
+    run_id: str
+    task_queue: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class CheckInput:
+    generation: int
+
+
+@dataclass(frozen=True)
+class DispatchInput:
+    generation: int
+    as_of: str  # UTC `YYYY-MM-DDTHH:MM:SSZ`, from the workflow's clock
+
+
+@dataclass(frozen=True)
+class DispatchLimits:
+    """Bounds of one tick: triggers taken overall and per branch, starts in flight at once."""
+
+    max_per_tick: int = 1000
+    max_per_branch: int = 100
+    concurrency: int = 50
+
+
+@dataclass
+class TickCounters:
+    """What one tick did; persisted in `scheduler_state.last_tick` and logged as one line.
+
+    `due` counts triggers taken this tick; `deferred` counts those due on scanned branches but
+    left for a later tick by the bounds.
+    `conflicts` counts advances lost to a concurrent user edit, which wins. `skipped_misfire`
+    counts occurrences not fired: older than the misfire grace, or coalesced into a later one.
+    """
+
+    generation: int
+    as_of: str
+    branches_listed: int = 0
+    branches_scanned: int = 0
+    due: int = 0
+    deferred: int = 0
+    started: int = 0
+    already_started: int = 0
+    failed: int = 0
+    advanced: int = 0
+    conflicts: int = 0
+    skipped_misfire: int = 0
+    disabled_invalid: int = 0
+    max_in_flight: int = 0
+    duration_ms: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}

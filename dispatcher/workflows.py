@@ -1,0 +1,93 @@
+"""SchedulerWorkflow: the one live scheduler of a deployment, ticking on the minute.
+
+Thin and deterministic: it registers its generation, then each tick sleeps to the next boundary
+of `workflow.now()`, asks whether it is still current (ending quietly when a newer generation
+took over), and hands the tick to the dispatch activity with `as_of` from its own clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from dispatcher.activities import DispatchActivities
+    from dispatcher.models import (
+        SCHEDULER_WORKFLOW,
+        CheckInput,
+        DispatchInput,
+        RegisterInput,
+        SchedulerInput,
+        SchedulerOutcome,
+    )
+    from manage_db.timestamps import to_db
+
+# Registration and the check are idempotent reads/upserts: retry until the store answers.
+_STATE_TIMEOUT = timedelta(seconds=30)
+_STATE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+# A failed dispatch is not retried within its tick: the next tick is the retry, and finds
+# whatever was left still due (a start it repeats is refused as a duplicate).
+_DISPATCH_TIMEOUT = timedelta(minutes=10)
+_DISPATCH_HEARTBEAT = timedelta(seconds=60)
+_DISPATCH_ONCE = RetryPolicy(maximum_attempts=1)
+
+
+def until_next_tick(now: datetime, tick_seconds: int) -> timedelta:
+    """Time from `now` to the next multiple of `tick_seconds` since the epoch (never zero)."""
+    micros = round(now.timestamp() * 1_000_000)
+    period = tick_seconds * 1_000_000
+    return timedelta(microseconds=period - micros % period)
+
+
+@workflow.defn(name=SCHEDULER_WORKFLOW)
+class SchedulerWorkflow:
+    @workflow.run
+    async def run(self, input: SchedulerInput) -> SchedulerOutcome:
+        info = workflow.info()
+        registered = await workflow.execute_activity_method(
+            DispatchActivities.register,
+            RegisterInput(
+                generation=input.generation,
+                deployment_id=input.deployment_id,
+                workflow_id=info.workflow_id,
+                run_id=info.run_id,
+                task_queue=info.task_queue,
+                now=workflow.now(),
+            ),
+            start_to_close_timeout=_STATE_TIMEOUT,
+            retry_policy=_STATE_RETRY,
+        )
+        if not registered:
+            return SchedulerOutcome("superseded", ticks=input.ticks_before)
+        ticks = input.ticks_before
+        while input.stop_after_ticks is None or ticks < input.stop_after_ticks:
+            if (
+                ticks - input.ticks_before >= input.ticks_per_run
+                or workflow.info().is_continue_as_new_suggested()
+            ):
+                workflow.continue_as_new(replace(input, ticks_before=ticks))
+            await workflow.sleep(until_next_tick(workflow.now(), input.tick_seconds))
+            current = await workflow.execute_activity_method(
+                DispatchActivities.check_current,
+                CheckInput(input.generation),
+                start_to_close_timeout=_STATE_TIMEOUT,
+                retry_policy=_STATE_RETRY,
+            )
+            if not current:
+                return SchedulerOutcome("superseded", ticks=ticks)
+            try:
+                await workflow.execute_activity_method(
+                    DispatchActivities.dispatch,
+                    DispatchInput(input.generation, as_of=to_db(workflow.now())),
+                    start_to_close_timeout=_DISPATCH_TIMEOUT,
+                    heartbeat_timeout=_DISPATCH_HEARTBEAT,
+                    retry_policy=_DISPATCH_ONCE,
+                )
+            except ActivityError as exc:
+                workflow.logger.warning("dispatch tick failed; the next tick retries: %s", exc)
+            ticks += 1
+        return SchedulerOutcome("stopped", ticks=ticks)

@@ -1,0 +1,138 @@
+"""Dispatcher test helpers: triggers on real project branches, and a runner that records its runs.
+
+The real RunnerWorkflow delivers to agents; these tests only need to know which runs the
+scheduler started, so a stand-in registered under the same workflow name records each input.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import pytest
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from dispatcher.activities import DispatchActivities
+from dispatcher.workflows import SchedulerWorkflow
+from manage_db.branches import project_branch
+from manage_db.store import ManageStore, create_branch
+from manage_db.triggers import TriggerRow, insert_trigger, read_trigger_at
+from runner.contract import RUNNER_WORKFLOW, RunnerInput
+
+AGENT = "agent-1"
+CREATED = "2026-01-01T00:00:00Z"
+
+
+def trigger(
+    trigger_id: str,
+    *,
+    next_run_at: str | None,
+    cron: str | None = "*/5 * * * *",
+    run_at: str | None = None,
+    timezone: str = "UTC",
+    grace: int = 3600,
+    enabled: bool = True,
+    version: int = 1,
+) -> TriggerRow:
+    return TriggerRow(
+        id=trigger_id,
+        agent_id=AGENT,
+        name=f"trigger {trigger_id}",
+        description=None,
+        enabled=enabled,
+        cron_expression=None if run_at is not None else cron,
+        run_at=run_at,
+        cron_timezone=timezone,
+        message_template="tick {{scheduled_for}}",
+        payload="{}",
+        max_retries=0,
+        retry_delay_seconds=1,
+        timeout_seconds=10,
+        overlap_policy="allow",
+        misfire_grace_seconds=grace,
+        next_run_at=next_run_at,
+        last_scheduled_for=None,
+        version=version,
+        request_key=None,
+        created_at=CREATED,
+        updated_at=CREATED,
+    )
+
+
+def add_triggers(store: ManageStore, branch: str, *rows: TriggerRow) -> str:
+    """Create the branch if needed and insert the rows in one commit; returns its hash."""
+    with store.read() as conn:
+        if branch not in {r[0] for r in conn.execute("select name from dolt_branches")}:
+            create_branch(conn, branch)
+    with store.write(branch, author="alice", message=f"add {len(rows)} triggers") as unit:
+        for row in rows:
+            insert_trigger(unit.conn, row)
+    assert unit.commit_hash is not None
+    return unit.commit_hash
+
+
+def read_trigger(store: ManageStore, branch: str, trigger_id: str) -> TriggerRow:
+    with store.read() as conn:
+        row = read_trigger_at(conn, branch, trigger_id)
+    assert row is not None
+    return row
+
+
+def commits(store: ManageStore, branch: str) -> list[tuple[str, str]]:
+    """(committer, message) of a branch's commits, newest first."""
+    with store.read() as conn:
+        rows = conn.execute("select committer, message from dolt_log(?)", (branch,)).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A tenant of its own: runner workflow ids stay unique on a shared Temporal server."""
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def branch(tenant: str) -> str:
+    return project_branch(tenant, "p1")
+
+
+class RunRecorder:
+    """Every RunnerInput the stand-in runner received, in arrival order."""
+
+    def __init__(self) -> None:
+        self.runs: list[RunnerInput] = []
+
+    @activity.defn(name="test.record_run")
+    def record(self, run: RunnerInput) -> None:
+        self.runs.append(run)
+
+
+@workflow.defn(name=RUNNER_WORKFLOW, sandboxed=False)
+class RecordingRunner:
+    @workflow.run
+    async def run(self, run: RunnerInput) -> None:
+        await workflow.execute_local_activity(
+            "test.record_run", run, start_to_close_timeout=timedelta(seconds=10)
+        )
+
+
+@asynccontextmanager
+async def scheduler_worker(
+    client: Client, task_queue: str, activities: DispatchActivities, recorder: RunRecorder
+) -> AsyncIterator[Worker]:
+    """A worker running the scheduler, its activities, and the recording stand-in runner."""
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        worker = Worker(
+            client,
+            task_queue=task_queue,
+            workflows=[SchedulerWorkflow, RecordingRunner],
+            activities=[*activities.callables(), recorder.record],
+            activity_executor=executor,
+        )
+        async with worker:
+            yield worker

@@ -1,0 +1,458 @@
+"""The dispatch tick, called with explicit `as_of` against a real store, PostgreSQL and Temporal.
+
+Runner workflows are started on the Temporal dev server on a task queue no worker polls: each
+test reads back exactly which runs exist and with what input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from dispatcher.activities import DispatchActivities
+from dispatcher.models import DispatchInput, DispatchLimits, TickCounters
+from manage_db.branches import project_branch
+from manage_db.store import ManageStore
+from manage_db.triggers import replace_trigger
+from runner.contract import RunnerInput, runner_workflow_id
+from runtime_db.scheduler_state import current_state, register
+from tests.dispatcher.conftest import add_triggers, commits, read_trigger, trigger
+
+AS_OF = "2026-03-02T10:00:00Z"
+
+
+def _activities(
+    store: ManageStore,
+    session_factory: sessionmaker[Session],
+    env: WorkflowEnvironment,
+    task_queue: str,
+    **kwargs: object,
+) -> DispatchActivities:
+    return DispatchActivities(store, session_factory, env.client, task_queue, **kwargs)  # type: ignore[arg-type]
+
+
+async def _tick(activities: DispatchActivities, as_of: str) -> TickCounters:
+    counters = await activities.dispatch(DispatchInput(generation=1, as_of=as_of))
+    return replace(counters, duration_ms=0)
+
+
+async def _started(client: Client, workflow_id: str) -> RunnerInput:
+    """The input a runner workflow was started with, read back from its history."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    attributes = history.events[0].workflow_execution_started_event_attributes
+    [run] = await client.data_converter.decode(attributes.input.payloads, [RunnerInput])
+    return run
+
+
+async def _exists(client: Client, workflow_id: str) -> bool:
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError:
+        return False
+    return True
+
+
+def _run_id(tenant: str, trigger_id: str, slot: str, project: str = "p1") -> str:
+    return runner_workflow_id(tenant, project, "agent-1", trigger_id, slot)
+
+
+async def test_a_due_trigger_is_started_then_advanced_in_one_scheduler_commit(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    tenant: str,
+    branch: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    add_triggers(manage_store, branch, trigger("every5", next_run_at=AS_OF))
+    with session_factory.begin() as session:
+        register(
+            session,
+            generation=1,
+            deployment_id="d1",
+            workflow_id="timekeeper-scheduler:d1",
+            run_id="r1",
+            task_queue=task_queue,
+            now=datetime(2026, 3, 2, 9, 59, tzinfo=UTC),
+        )
+    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+    caplog.set_level(logging.INFO, logger="dispatcher.activities")
+
+    counters = await activities.dispatch(DispatchInput(generation=1, as_of=AS_OF))
+
+    assert replace(counters, duration_ms=0) == TickCounters(
+        generation=1,
+        as_of=AS_OF,
+        branches_listed=2,
+        branches_scanned=1,
+        due=1,
+        started=1,
+        advanced=1,
+        max_in_flight=1,
+    )
+    assert await _started(dev_env.client, _run_id(tenant, "every5", "20260302T100000Z")) == (
+        RunnerInput(
+            tenant_id=tenant,
+            project_id="p1",
+            agent_id="agent-1",
+            trigger_id="every5",
+            scheduled_for=AS_OF,
+            kind="scheduled",
+            slot="20260302T100000Z",
+            trigger_version=1,
+        )
+    )
+    stored = read_trigger(manage_store, branch, "every5")
+    assert (stored.next_run_at, stored.last_scheduled_for, stored.version, stored.enabled) == (
+        "2026-03-02T10:05:00Z",
+        AS_OF,
+        1,
+        True,
+    )
+    assert commits(manage_store, branch)[:2] == [
+        ("scheduler", "advance next_run_at: 1 triggers"),
+        ("alice", "add 1 triggers"),
+    ]
+    with session_factory() as session:
+        state = current_state(session)
+        assert state is not None
+        assert state.last_tick_at == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+        assert state.last_tick == counters.as_dict()
+    lines = [r.getMessage() for r in caplog.records if r.name == "dispatcher.activities"]
+    assert [json.loads(line) for line in lines] == [
+        {"event": "scheduler.tick", **counters.as_dict()}
+    ]
+
+
+async def test_an_idle_tick_scans_no_branch(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    tenant: str,
+) -> None:
+    branches = [project_branch(tenant, f"p{i}") for i in range(3)]
+    for i, name in enumerate(branches):
+        add_triggers(manage_store, name, trigger(f"t{i}", next_run_at=f"2026-03-02T10:0{i}:00Z"))
+    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+
+    cold = await _tick(activities, "2026-03-02T09:58:00Z")
+    idle = await _tick(activities, "2026-03-02T09:59:00Z")
+    add_triggers(manage_store, branches[2], trigger("late", next_run_at="2026-03-02T11:00:00Z"))
+    moved = await _tick(activities, "2026-03-02T09:59:30Z")
+    due = await _tick(activities, "2026-03-02T10:00:00Z")
+    after = await _tick(activities, "2026-03-02T10:00:30Z")
+
+    scanned = [c.branches_scanned for c in (cold, idle, moved, due, after)]
+    assert scanned == [3, 0, 1, 1, 0]
+    assert [c.branches_listed for c in (cold, idle, moved, due, after)] == [4] * 5
+    assert (due.started, due.advanced) == (1, 1)
+
+
+async def test_the_basis_is_the_scheduled_instant_not_the_late_tick(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    tenant: str,
+    branch: str,
+) -> None:
+    add_triggers(manage_store, branch, trigger("every5", next_run_at=AS_OF))
+    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+
+    late = await _tick(activities, "2026-03-02T10:04:59Z")
+
+    assert (late.started, late.advanced, late.skipped_misfire) == (1, 1, 0)
+    run = await _started(dev_env.client, _run_id(tenant, "every5", "20260302T100000Z"))
+    assert run.scheduled_for == AS_OF
+    stored = read_trigger(manage_store, branch, "every5")
+    assert (stored.next_run_at, stored.last_scheduled_for) == ("2026-03-02T10:05:00Z", AS_OF)
+
+
+async def test_after_an_outage_within_grace_the_latest_occurrence_fires_once(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    tenant: str,
+    branch: str,
+) -> None:
+    add_triggers(manage_store, branch, trigger("every5", next_run_at=AS_OF, grace=4 * 3600))
+    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+
+    resumed = await _tick(activities, "2026-03-02T13:02:00Z")  # down 10:00 to 13:02
+    on_cadence = await _tick(activities, "2026-03-02T13:05:00Z")
+
+    assert (resumed.due, resumed.started, resumed.skipped_misfire) == (1, 1, 36)
+    assert (on_cadence.due, on_cadence.started, on_cadence.skipped_misfire) == (1, 1, 0)
+    for slot in ("20260302T130000Z", "20260302T130500Z"):
+        assert await _exists(dev_env.client, _run_id(tenant, "every5", slot))
+    assert not await _exists(dev_env.client, _run_id(tenant, "every5", "20260302T125500Z"))
+    stored = read_trigger(manage_store, branch, "every5")
+    assert (stored.next_run_at, stored.last_scheduled_for) == (
+        "2026-03-02T13:10:00Z",
+        "2026-03-02T13:05:00Z",
+    )
+
+
+async def test_after_an_outage_beyond_grace_nothing_fires_and_the_cadence_resumes(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    tenant: str,
+    branch: str,
+) -> None:
+    add_triggers(manage_store, branch, trigger("every5", next_run_at=AS_OF, grace=60))
+    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+
+    resumed = await _tick(activities, "2026-03-02T13:02:00Z")
+    after_skip = read_trigger(manage_store, branch, "every5")
+    on_cadence = await _tick(activities, "2026-03-02T13:05:00Z")
+
+    assert (resumed.due, resumed.started, resumed.advanced, resumed.skipped_misfire) == (
+        1,
+        0,
+        1,
+        37,
+    )
+    assert (after_skip.next_run_at, after_skip.last_scheduled_for) == (
+        "2026-03-02T13:05:00Z",
+        None,
+    )
+    assert not await _exists(dev_env.client, _run_id(tenant, "every5", "20260302T130000Z"))
+    assert (on_cadence.started, on_cadence.advanced) == (1, 1)
+    assert await _exists(dev_env.client, _run_id(tenant, "every5", "20260302T130500Z"))
+
+
+async def test_a_one_time_trigger_fires_once_and_ends_disabled(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    tenant: str,
+    branch: str,
+) -> None:
+    add_triggers(
+        manage_store,
+        branch,
+        trigger("once", run_at=AS_OF, next_run_at=AS_OF),
+        trigger("missed", run_at="2026-03-02T08:00:00Z", next_run_at="2026-03-02T08:00:00Z"),
+    )
+    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+
+    first = await _tick(activities, AS_OF)
+    second = await _tick(activities, "2026-03-02T10:01:00Z")
+
+    assert (first.due, first.started, first.advanced, first.skipped_misfire) == (2, 1, 2, 1)
+    assert (second.branches_scanned, second.due) == (0, 0)
+    assert await _exists(dev_env.client, _run_id(tenant, "once", "20260302T100000Z"))
+    assert not await _exists(dev_env.client, _run_id(tenant, "missed", "20260302T080000Z"))
+    once = read_trigger(manage_store, branch, "once")
+    missed = read_trigger(manage_store, branch, "missed")
+    assert (once.enabled, once.next_run_at, once.last_scheduled_for, once.version) == (
+        False,
+        None,
+        AS_OF,
+        1,
+    )
+    assert (missed.enabled, missed.next_run_at, missed.last_scheduled_for) == (False, None, None)
+
+
+async def test_a_schedule_that_no_longer_parses_is_disabled_without_firing(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    tenant: str,
+    branch: str,
+) -> None:
+    add_triggers(
+        manage_store,
+        branch,
+        trigger("broken", cron="61 * * * *", next_run_at=AS_OF),
+        trigger("fine", next_run_at=AS_OF),
+    )
+    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+
+    counters = await _tick(activities, AS_OF)
+
+    assert (counters.due, counters.started, counters.advanced, counters.disabled_invalid) == (
+        2,
+        1,
+        2,
+        1,
+    )
+    assert not await _exists(dev_env.client, _run_id(tenant, "broken", "20260302T100000Z"))
+    assert await _exists(dev_env.client, _run_id(tenant, "fine", "20260302T100000Z"))
+    broken = read_trigger(manage_store, branch, "broken")
+    assert (broken.enabled, broken.next_run_at, broken.last_scheduled_for) == (False, None, None)
+    assert commits(manage_store, branch)[0] == (
+        "scheduler",
+        "advance next_run_at: 2 triggers; disabled broken: invalid schedule (cron_expression:"
+        " minute field '61' is invalid (allowed 0-59))",
+    )
+
+
+async def test_a_user_edit_between_scan_and_advance_wins(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    tenant: str,
+    branch: str,
+) -> None:
+    add_triggers(manage_store, branch, trigger("every5", next_run_at=AS_OF))
+    edited = replace(
+        trigger("every5", next_run_at=AS_OF),
+        cron_expression="0 * * * *",
+        next_run_at="2026-03-02T11:00:00Z",
+        version=2,
+    )
+
+    def user_edits(branch_name: str) -> None:
+        with manage_store.write(branch_name, author="alice", message="hourly now") as unit:
+            assert replace_trigger(unit.conn, edited, expected_version=1)
+
+    activities = _activities(
+        manage_store, session_factory, dev_env, task_queue, advance_hook=user_edits
+    )
+
+    counters = await _tick(activities, AS_OF)
+    follow_up = await _tick(activities, "2026-03-02T10:01:00Z")
+
+    assert (counters.started, counters.advanced, counters.conflicts) == (1, 0, 1)
+    assert read_trigger(manage_store, branch, "every5") == edited
+    assert commits(manage_store, branch)[0] == ("alice", "hourly now")
+    assert (follow_up.branches_scanned, follow_up.due) == (1, 0)
+
+
+async def test_a_crash_between_start_and_advance_loses_and_duplicates_nothing(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    tenant: str,
+    branch: str,
+) -> None:
+    add_triggers(
+        manage_store,
+        branch,
+        trigger("every5", next_run_at=AS_OF),
+        trigger("once", run_at=AS_OF, next_run_at=AS_OF),
+    )
+    crashes = ["advance"]
+
+    def crash_once(branch_name: str) -> None:
+        if crashes:
+            raise RuntimeError(f"injected crash before the {crashes.pop()} of {branch_name}")
+
+    activities = _activities(
+        manage_store, session_factory, dev_env, task_queue, advance_hook=crash_once
+    )
+
+    with pytest.raises(RuntimeError) as crash:
+        await _tick(activities, AS_OF)
+    after_crash = read_trigger(manage_store, branch, "once")
+    retry = await _tick(activities, "2026-03-02T10:01:00Z")
+
+    assert str(crash.value) == f"injected crash before the advance of {branch}"
+    assert (after_crash.enabled, after_crash.next_run_at) == (True, AS_OF)
+    assert (retry.due, retry.started, retry.already_started, retry.advanced) == (2, 0, 2, 2)
+    once = read_trigger(manage_store, branch, "once")
+    every5 = read_trigger(manage_store, branch, "every5")
+    assert (once.enabled, once.next_run_at) == (False, None)
+    assert every5.next_run_at == "2026-03-02T10:05:00Z"
+    for trigger_id in ("every5", "once"):
+        run = await _started(dev_env.client, _run_id(tenant, trigger_id, "20260302T100000Z"))
+        assert run.scheduled_for == AS_OF
+
+
+async def test_300_triggers_due_in_one_minute_dispatch_in_one_tick_within_the_concurrency(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    tenant: str,
+) -> None:
+    branches = [project_branch(tenant, f"p{i:02}") for i in range(30)]
+    for name in branches:
+        add_triggers(manage_store, name, *(trigger(f"t{j}", next_run_at=AS_OF) for j in range(10)))
+    limits = DispatchLimits(max_per_tick=1000, max_per_branch=100, concurrency=8)
+    activities = _activities(manage_store, session_factory, dev_env, task_queue, limits=limits)
+
+    counters = await _tick(activities, AS_OF)
+
+    assert counters == TickCounters(
+        generation=1,
+        as_of=AS_OF,
+        branches_listed=31,
+        branches_scanned=30,
+        due=300,
+        started=300,
+        advanced=300,
+        max_in_flight=8,
+    )
+    for name in branches:
+        assert commits(manage_store, name)[0] == ("scheduler", "advance next_run_at: 10 triggers")
+    for i in range(30):
+        for j in range(10):
+            workflow_id = _run_id(tenant, f"t{j}", "20260302T100000Z", project=f"p{i:02}")
+            assert await _exists(dev_env.client, workflow_id), workflow_id
+
+
+async def test_bounds_take_triggers_round_robin_and_leave_the_rest_due(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    tenant: str,
+) -> None:
+    big, small, single = (project_branch(tenant, p) for p in ("big", "small", "single"))
+    add_triggers(
+        manage_store,
+        big,
+        *(trigger(f"b{i}", next_run_at=f"2026-03-02T09:5{i}:00Z") for i in range(6)),
+    )
+    add_triggers(
+        manage_store,
+        small,
+        trigger("s0", next_run_at="2026-03-02T09:45:00Z"),
+        trigger("s1", next_run_at="2026-03-02T09:46:00Z"),
+    )
+    add_triggers(manage_store, single, trigger("x0", next_run_at=AS_OF))
+    limits = DispatchLimits(max_per_tick=5, max_per_branch=3, concurrency=1)
+    activities = _activities(manage_store, session_factory, dev_env, task_queue, limits=limits)
+
+    ticks = []
+    for as_of in ("2026-03-02T10:00:00Z", "2026-03-02T10:00:10Z", "2026-03-02T10:00:20Z"):
+        ticks.append(await _tick(activities, as_of))
+
+    assert [(t.branches_scanned, t.due, t.deferred, t.started) for t in ticks] == [
+        (3, 5, 4, 5),
+        (1, 3, 1, 3),
+        (1, 1, 0, 1),
+    ]
+    # Coalescing fires each at the latest occurrence: 10:00 for all of them.
+    started = {
+        (project, trigger_id)
+        for project, prefix in (("big", "b"), ("small", "s"), ("single", "x"))
+        for trigger_id in (f"{prefix}{i}" for i in range(6))
+        if await _exists(
+            dev_env.client, _run_id(tenant, trigger_id, "20260302T100000Z", project=project)
+        )
+    }
+    assert started == {("big", f"b{i}") for i in range(6)} | {
+        ("small", "s0"),
+        ("small", "s1"),
+        ("single", "x0"),
+    }

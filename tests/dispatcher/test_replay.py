@@ -1,0 +1,34 @@
+"""Recorded SchedulerWorkflow histories still replay: a change that breaks determinism (and so
+every scheduler running at deploy time) fails here first.
+
+The histories come from `test_a_crashed_advance_is_redone_by_the_next_tick`; rerecord them with
+`TIMEKEEPER_RECORD_HISTORIES=1 pytest tests/dispatcher/test_scheduler.py -k crashed` only when a
+change is meant to be incompatible (and ships with a new workflow name or a patch marker).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from dispatcher.models import scheduler_workflow_id
+from dispatcher.workflows import SchedulerWorkflow
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_histories_are_recorded() -> None:
+    assert [path.name for path in HISTORIES] == [
+        "scheduler_continued_to_stop.json",
+        "scheduler_crash_and_continue.json",
+    ]
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
+async def test_a_recorded_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(scheduler_workflow_id("d1"), path.read_text())
+    result = await Replayer(workflows=[SchedulerWorkflow]).replay_workflow(history)
+    assert result.replay_failure is None

@@ -1,0 +1,231 @@
+"""SchedulerWorkflow on Temporal's time-skipping server: days of minute ticks in seconds."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
+
+from dispatcher.activities import DispatchActivities
+from dispatcher.models import SchedulerInput, SchedulerOutcome, scheduler_workflow_id
+from dispatcher.workflows import SchedulerWorkflow
+from manage_db.store import ManageStore
+from manage_db.timestamps import to_db
+from runner.contract import RunnerInput
+from runtime_db.scheduler_state import current_state
+from tests.dispatcher.conftest import (
+    RunRecorder,
+    add_triggers,
+    commits,
+    read_trigger,
+    scheduler_worker,
+    trigger,
+)
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def _park_before_midnight(env: WorkflowEnvironment) -> datetime:
+    """Skip the server's clock to 30 s before the next UTC midnight; returns that midnight."""
+    now = await env.get_current_time()
+    midnight = (now + timedelta(minutes=2)).replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight += timedelta(days=1)
+    await env.sleep(midnight - timedelta(seconds=30) - now)
+    return midnight.astimezone(UTC)
+
+
+async def test_a_five_minute_trigger_over_a_day_dispatches_exactly_288_runs(
+    time_skipping_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    branch: str,
+    tenant: str,
+) -> None:
+    """Ticks every 5 minutes here, not every minute: a tick costs ~50 ms of round trips on the
+    time-skipping server, so 1,440 minute ticks would take 75 s; 288 take ~15 s. Continue-as-new
+    happens along the way (every 100 ticks)."""
+    client = time_skipping_env.client
+    midnight = await _park_before_midnight(time_skipping_env)
+    add_triggers(manage_store, branch, trigger("every5", next_run_at=to_db(midnight)))
+    recorder = RunRecorder()
+    activities = DispatchActivities(manage_store, session_factory, client, task_queue)
+    async with scheduler_worker(client, task_queue, activities, recorder):
+        handle = await client.start_workflow(
+            SchedulerWorkflow.run,
+            SchedulerInput(
+                generation=1,
+                deployment_id="d1",
+                tick_seconds=300,
+                ticks_per_run=100,
+                stop_after_ticks=288,
+            ),
+            id=scheduler_workflow_id("d1"),
+            task_queue=task_queue,
+        )
+        outcome = await handle.result()
+    assert outcome == SchedulerOutcome("stopped", ticks=288)
+    expected = [to_db(midnight + timedelta(minutes=5 * i)) for i in range(288)]
+    assert sorted(run.scheduled_for for run in recorder.runs) == expected
+    assert recorder.runs[0] == RunnerInput(
+        tenant_id=tenant,
+        project_id="p1",
+        agent_id="agent-1",
+        trigger_id="every5",
+        scheduled_for=to_db(midnight),
+        kind="scheduled",
+        slot=midnight.strftime("%Y%m%dT%H%M%SZ"),
+        trigger_version=1,
+    )
+    stored = read_trigger(manage_store, branch, "every5")
+    assert (stored.next_run_at, stored.last_scheduled_for) == (
+        to_db(midnight + timedelta(days=1)),
+        expected[-1],
+    )
+
+
+async def test_a_one_time_trigger_dispatches_once_and_ends_disabled(
+    time_skipping_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    branch: str,
+) -> None:
+    client = time_skipping_env.client
+    midnight = await _park_before_midnight(time_skipping_env)
+    run_at = to_db(midnight + timedelta(minutes=2))
+    add_triggers(manage_store, branch, trigger("once", run_at=run_at, next_run_at=run_at))
+    recorder = RunRecorder()
+    activities = DispatchActivities(manage_store, session_factory, client, task_queue)
+    async with scheduler_worker(client, task_queue, activities, recorder):
+        outcome = await client.execute_workflow(
+            SchedulerWorkflow.run,
+            SchedulerInput(generation=1, deployment_id="d1", stop_after_ticks=5),
+            id=scheduler_workflow_id("d1"),
+            task_queue=task_queue,
+        )
+    assert outcome == SchedulerOutcome("stopped", ticks=5)
+    assert [(run.trigger_id, run.scheduled_for) for run in recorder.runs] == [("once", run_at)]
+    stored = read_trigger(manage_store, branch, "once")
+    assert (stored.enabled, stored.next_run_at, stored.last_scheduled_for) == (False, None, run_at)
+    with session_factory() as session:
+        state = current_state(session)
+        assert state is not None
+        assert state.last_tick_at == midnight + timedelta(minutes=4)
+
+
+async def test_only_the_newest_generation_dispatches_and_the_older_ends_at_its_next_tick(
+    time_skipping_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    branch: str,
+) -> None:
+    client = time_skipping_env.client
+    midnight = await _park_before_midnight(time_skipping_env)
+    add_triggers(manage_store, branch, trigger("every5", next_run_at=to_db(midnight)))
+    recorder = RunRecorder()
+    activities = DispatchActivities(manage_store, session_factory, client, task_queue)
+    async with scheduler_worker(client, task_queue, activities, recorder):
+        old = await client.start_workflow(
+            SchedulerWorkflow.run,
+            SchedulerInput(generation=1, deployment_id="d1"),
+            id=scheduler_workflow_id("d1"),
+            task_queue=task_queue,
+        )
+        await time_skipping_env.sleep(timedelta(minutes=1))  # old ticks at midnight
+        new = await client.start_workflow(
+            SchedulerWorkflow.run,
+            SchedulerInput(generation=2, deployment_id="d2", stop_after_ticks=5),
+            id=scheduler_workflow_id("d2"),
+            task_queue=task_queue,
+        )
+        old_outcome = await old.result()
+        new_outcome = await new.result()
+        late = await client.execute_workflow(
+            SchedulerWorkflow.run,
+            SchedulerInput(generation=1, deployment_id="d1"),
+            id=f"{scheduler_workflow_id('d1')}-again",
+            task_queue=task_queue,
+        )
+    assert old_outcome == SchedulerOutcome("superseded", ticks=1)
+    assert new_outcome == SchedulerOutcome("stopped", ticks=5)
+    assert late == SchedulerOutcome("superseded", ticks=0)
+    assert [run.scheduled_for for run in recorder.runs] == [
+        to_db(midnight),
+        to_db(midnight + timedelta(minutes=5)),
+    ]
+    with session_factory() as session:
+        state = current_state(session)
+        assert state is not None
+        assert (state.generation, state.deployment_id, state.last_tick["generation"]) == (
+            2,
+            "d2",
+            2,
+        )
+
+
+async def test_a_crashed_advance_is_redone_by_the_next_tick(
+    time_skipping_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    branch: str,
+) -> None:
+    """The history of this run is the one kept for the replay test (see test_replay.py)."""
+    client = time_skipping_env.client
+    midnight = await _park_before_midnight(time_skipping_env)
+    at = to_db(midnight)
+    add_triggers(
+        manage_store,
+        branch,
+        trigger("every5", next_run_at=at),
+        trigger("once", run_at=at, next_run_at=at),
+    )
+    crashes = [RuntimeError("injected crash before the advance")]
+
+    def crash_once(branch_name: str) -> None:
+        if crashes:
+            raise crashes.pop()
+
+    recorder = RunRecorder()
+    activities = DispatchActivities(
+        manage_store, session_factory, client, task_queue, advance_hook=crash_once
+    )
+    async with scheduler_worker(client, task_queue, activities, recorder):
+        handle = await client.start_workflow(
+            SchedulerWorkflow.run,
+            SchedulerInput(generation=1, deployment_id="d1", ticks_per_run=2, stop_after_ticks=3),
+            id=scheduler_workflow_id("d1"),
+            task_queue=task_queue,
+        )
+        outcome = await handle.result()
+        runs = [
+            await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+            for run_id in (handle.first_execution_run_id, None)
+        ]
+    assert outcome == SchedulerOutcome("stopped", ticks=3)
+    assert sorted((run.trigger_id, run.scheduled_for) for run in recorder.runs) == [
+        ("every5", at),
+        ("once", at),
+    ]
+    once = read_trigger(manage_store, branch, "once")
+    every5 = read_trigger(manage_store, branch, "every5")
+    assert (once.enabled, once.next_run_at, once.last_scheduled_for) == (False, None, at)
+    assert every5.next_run_at == to_db(midnight + timedelta(minutes=5))
+    assert commits(manage_store, branch)[0] == ("scheduler", "advance next_run_at: 2 triggers")
+    with session_factory() as session:
+        state = current_state(session)
+        assert state is not None
+        assert state.run_id != handle.first_execution_run_id  # continued as new, registered
+    # The first run: registration, a failed tick, a good one, continue-as-new; the second:
+    # registration again, one tick, the end of the bound.
+    for name, history in zip(("crash_and_continue", "continued_to_stop"), runs, strict=True):
+        await Replayer(workflows=[SchedulerWorkflow]).replay_workflow(history)
+        if os.environ.get("TIMEKEEPER_RECORD_HISTORIES"):
+            HISTORIES.mkdir(exist_ok=True)
+            (HISTORIES / f"scheduler_{name}.json").write_text(history.to_json())
