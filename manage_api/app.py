@@ -4,9 +4,29 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from manage_api.agents import agent_routes
+from manage_api.bulk import bulk_routes
 from manage_api.context import ApiContext
 from manage_api.health import health_routes
+from manage_api.openapi import openapi_routes
+from manage_api.projects import project_routes
+from manage_api.runs import runs_routes
+from manage_api.scheduler import scheduler_routes
+from manage_api.trigger_history import history_routes
+from manage_api.triggers import trigger_routes
+from manage_api.upcoming import upcoming_routes
 
 
 def api_routes(ctx: ApiContext) -> list[BaseRoute]:
-    return [*health_routes(ctx)]
+    return [
+        *health_routes(ctx),
+        *scheduler_routes(ctx),
+        *openapi_routes(ctx),
+        *project_routes(ctx),
+        *agent_routes(ctx),
+        *trigger_routes(ctx),
+        *history_routes(ctx),
+        *upcoming_routes(ctx),
+        *bulk_routes(ctx),
+        *runs_routes(ctx),
+    ]

@@ -167,3 +167,59 @@ def advance_next_run(
         ),
     )
     return cursor.rowcount == 1
+
+
+def list_triggers_at(conn: sqlite3.Connection, revision: str) -> list[TriggerRow]:
+    """Every trigger at a branch head or commit, without a checkout (the audit's scan).
+
+    Raises `sqlite3.OperationalError` when the revision lacks the table or a column.
+    """
+    rows = conn.execute(f"select {_COLUMNS} from dolt_at_triggers(?) order by id", (revision,))
+    return [_row(r) for r in rows]
+
+
+def fill_next_run(
+    conn: sqlite3.Connection,
+    trigger_id: str,
+    *,
+    expected_version: int,
+    next_run_at: str,
+    updated_at: str,
+) -> bool:
+    """Set a missing `next_run_at` if the trigger is still enabled, unset and unedited.
+
+    Compare-and-set like `advance_next_run`: a concurrent user edit wins; `version` is not bumped.
+    """
+    cursor = conn.execute(
+        "update triggers set next_run_at = ?, updated_at = ?"
+        " where id = ? and version = ? and enabled = 1 and next_run_at is null",
+        (next_run_at, updated_at, trigger_id, expected_version),
+    )
+    return cursor.rowcount == 1
+
+
+def trigger_history_rows(
+    conn: sqlite3.Connection, branch: str, trigger_id: str
+) -> dict[str, TriggerRow]:
+    """The trigger at every commit of `branch` that holds it, keyed by commit hash."""
+    rows = conn.execute(
+        f"select {_COLUMNS}, commit_hash from dolt_history_triggers(?) where id = ?",
+        (branch, trigger_id),
+    )
+    return {row["commit_hash"]: _row(row) for row in rows}
+
+
+def trigger_at_commit(
+    conn: sqlite3.Connection, branch: str, trigger_id: str, commit: str
+) -> TriggerRow | None:
+    """The trigger as it stood at `commit`, if that commit is in `branch`'s history and holds it."""
+    row = conn.execute(
+        f"select {_COLUMNS} from dolt_history_triggers(?) where id = ? and commit_hash = ?",
+        (branch, trigger_id, commit),
+    ).fetchone()
+    return _row(row) if row else None
+
+
+def user_values(row: TriggerRow) -> dict[str, Any]:
+    """The user fields with `payload` parsed: equal when a user would call them the same."""
+    return {**row.user_fields(), "payload": row.payload_dict}

@@ -1,0 +1,184 @@
+"""From validated request bodies to stored trigger rows: defaults, merges, versions, next_run_at.
+
+One set of rules for every way a trigger changes (create, PATCH, enable/disable, revert, bulk),
+so a bulk upsert computes exactly what single calls would. "Values" here are a trigger's user
+fields in store form (`run_at` as UTC text, `payload` as a dict), as `user_values` reads them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from manage_api.models import Trigger, TriggerCreate, TriggerPatch
+from manage_api.problems import Problem, field_error
+from manage_db.next_run import InvalidSchedule, Schedule, initial_next_run
+from manage_db.timestamps import from_db, to_db
+from manage_db.triggers import USER_FIELDS, TriggerRow, user_values
+
+SCHEDULE_FIELDS = ("cron_expression", "cron_timezone", "run_at")
+
+
+class FieldErrors(Exception):
+    """Bad fields found after model validation; a single call answers them as one 422."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__(f"{len(errors)} invalid field(s)")
+        self.errors = errors
+
+    def problem(self) -> Problem:
+        return Problem(422, "The request has invalid fields.", errors=self.errors)
+
+
+def create_values(body: TriggerCreate) -> dict[str, Any]:
+    values = body.model_dump(include=set(USER_FIELDS))
+    values["run_at"] = to_db(body.run_at) if body.run_at is not None else None
+    return values
+
+
+def patched_values(current: TriggerRow, patch: TriggerPatch) -> dict[str, Any]:
+    """The current user fields with exactly the sent ones replaced: no defaults on update."""
+    values = user_values(current)
+    for name in patch.model_fields_set:
+        value = getattr(patch, name)
+        values[name] = to_db(value) if name == "run_at" and value is not None else value
+    return values
+
+
+def _field(prefix: str, name: str) -> str:
+    return f"{prefix}{name}"
+
+
+def check_schedule(
+    values: dict[str, Any], *, now: datetime, require_future_run_at: bool, prefix: str = ""
+) -> None:
+    """Exactly one of cron_expression and run_at, checked on the whole (merged) trigger."""
+    has_cron = values["cron_expression"] is not None
+    has_run_at = values["run_at"] is not None
+    if has_cron == has_run_at:
+        message = (
+            "exactly one of cron_expression and run_at must be set; both are"
+            if has_cron
+            else "exactly one of cron_expression and run_at must be set; neither is"
+        )
+        raise FieldErrors(
+            [field_error(_field(prefix, name), message) for name in ("cron_expression", "run_at")]
+        )
+    if has_run_at and require_future_run_at and _run_at(values) <= now:
+        raise FieldErrors([field_error(_field(prefix, "run_at"), "must be in the future")])
+
+
+def _run_at(values: dict[str, Any]) -> datetime:
+    moment = from_db(values["run_at"])
+    assert moment is not None
+    return moment
+
+
+def next_run_for(values: dict[str, Any], now: datetime, prefix: str = "") -> str | None:
+    """`next_run_at` as a create computes it: null when disabled, else the first instant from now.
+
+    An enabled one-time trigger is (re)armed only with a future `run_at`: one in the past would
+    never be due within its grace, or would fire at once on a stale instant.
+    """
+    if not values["enabled"]:
+        return None
+    if values["run_at"] is not None and _run_at(values) <= now:
+        raise FieldErrors(
+            [
+                field_error(
+                    _field(prefix, "run_at"),
+                    "is in the past; an enabled one-time trigger needs a future run_at",
+                )
+            ]
+        )
+    schedule = Schedule(
+        cron_expression=values["cron_expression"],
+        cron_timezone=values["cron_timezone"],
+        run_at=from_db(values["run_at"]),
+    )
+    try:
+        moment = initial_next_run(schedule, now)
+    except InvalidSchedule as exc:
+        raise FieldErrors([field_error(_field(prefix, exc.field), exc.message)]) from None
+    return to_db(moment) if moment is not None else None
+
+
+def _columns(values: dict[str, Any]) -> dict[str, Any]:
+    payload = json.dumps(values["payload"], separators=(",", ":"), ensure_ascii=False)
+    return {**values, "payload": payload}
+
+
+def new_row(
+    values: dict[str, Any],
+    *,
+    trigger_id: str,
+    agent_id: str,
+    request_key: str | None,
+    now: datetime,
+    prefix: str = "",
+) -> TriggerRow:
+    """A trigger at version 1; raises FieldErrors for a schedule a create may not have."""
+    check_schedule(values, now=now, require_future_run_at=True, prefix=prefix)
+    stamp = to_db(now)
+    return TriggerRow(
+        id=trigger_id,
+        agent_id=agent_id,
+        **_columns(values),
+        next_run_at=next_run_for(values, now, prefix),
+        last_scheduled_for=None,
+        version=1,
+        request_key=request_key,
+        created_at=stamp,
+        updated_at=stamp,
+    )
+
+
+def changed_row(
+    current: TriggerRow,
+    values: dict[str, Any],
+    *,
+    now: datetime,
+    require_future_run_at: bool = False,
+    prefix: str = "",
+) -> TriggerRow | None:
+    """The next version of `current` with `values`, or None when nothing a user sees changes.
+
+    `next_run_at` is recomputed from now when the schedule changes or the trigger is enabled
+    (or enabled without one); otherwise it is kept, so an edit of the message does not move the
+    schedule. Disabled triggers have none.
+    """
+    if values == user_values(current):
+        return None
+    check_schedule(values, now=now, require_future_run_at=require_future_run_at, prefix=prefix)
+    recompute = (
+        not current.enabled
+        or current.next_run_at is None
+        or any(values[name] != getattr(current, name) for name in SCHEDULE_FIELDS)
+    )
+    if not values["enabled"]:
+        next_run_at = None
+    elif recompute:
+        next_run_at = next_run_for(values, now, prefix)
+    else:
+        next_run_at = current.next_run_at
+    return replace(
+        current,
+        **_columns(values),
+        next_run_at=next_run_at,
+        version=current.version + 1,
+        updated_at=to_db(now),
+    )
+
+
+def cancels_pending(old: TriggerRow, new: TriggerRow) -> bool:
+    """Disabling or rescheduling a trigger (like deleting it) makes its pending runs moot."""
+    if old.enabled and not new.enabled:
+        return True
+    return any(getattr(old, name) != getattr(new, name) for name in SCHEDULE_FIELDS)
+
+
+def trigger_body(row: TriggerRow) -> dict[str, Any]:
+    fields = {name: getattr(row, name) for name in Trigger.model_fields if name != "payload"}
+    return Trigger(**fields, payload=row.payload_dict).model_dump(mode="json")

@@ -1,0 +1,302 @@
+"""Runs over HTTP: manual run, invocation listing and detail, cancel and rerun, with a real worker
+on the Temporal dev server delivering to the example echo agent."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.testing import WorkflowEnvironment
+
+from examples.echo_agent import create_app as create_echo_agent
+from manage_api.context import ApiContext
+from manage_db.store import ManageStore
+from runner.models import RunnerOutcome
+from runtime_db.api_keys import create_key
+from runtime_db.invocations import InvocationKey, create_invocation, finish
+from tests.runner.conftest import serve
+from tests.runner.fixtures_runner import all_invocations, runner_worker, seed, trigger_row
+from timekeeper.app import create_app
+
+NOW = datetime(2024, 3, 5, 12, 30, 15, 123456, tzinfo=UTC)
+TRIGGER = "/v1/tenants/acme/projects/ops/agents/bot/triggers/daily"
+PROJECT = "/v1/tenants/acme/projects/ops"
+
+
+@pytest.fixture
+def echo_url() -> Iterator[str]:
+    with serve(create_echo_agent()) as url:
+        yield url
+
+
+@pytest.fixture
+def keys(session_factory: sessionmaker[Session]) -> dict[str, dict[str, str]]:
+    with session_factory.begin() as session:
+        acme, _ = create_key(session, tenant_id="acme", is_admin=False, principal="alice")
+        other, _ = create_key(session, tenant_id="globex", is_admin=False, principal="bob")
+    return {
+        "acme": {"Authorization": f"Bearer {acme}"},
+        "other": {"Authorization": f"Bearer {other}"},
+    }
+
+
+@pytest_asyncio.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+def _api(ctx: ApiContext) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(ctx)), base_url="http://t"
+    )
+
+
+async def _result(env: WorkflowEnvironment, workflow_id: str) -> RunnerOutcome:
+    return await env.client.get_workflow_handle(workflow_id, result_type=RunnerOutcome).result()
+
+
+async def _received(echo_url: str, http: httpx.AsyncClient) -> list[dict[str, object]]:
+    return (await http.get(f"{echo_url}/received")).json()
+
+
+async def test_a_manual_run_of_a_disabled_trigger_is_accepted_then_delivered(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    keys: dict[str, dict[str, str]],
+    echo_url: str,
+    http: httpx.AsyncClient,
+) -> None:
+    seed(manage_store, f"{echo_url}/webhook", trigger_row(enabled=False))
+    ctx = ApiContext(session_factory, manage_store, dev_env.client, task_queue, now=lambda: NOW)
+    async with (
+        runner_worker(dev_env.client, task_queue, manage_store, session_factory, http),
+        _api(ctx) as api,
+    ):
+        response = await api.post(f"{TRIGGER}/run", headers=keys["acme"])
+        assert response.status_code == 202
+        body = response.json()
+        invocation_id, workflow_id = body["invocation_id"], body["workflow_id"]
+        assert body["status"] == "pending"
+        assert workflow_id.startswith("trigger-run:acme:ops:bot:daily:manual-")
+        assert response.headers["location"] == f"{PROJECT}/invocations/{invocation_id}"
+
+        outcome = await _result(dev_env, workflow_id)
+        assert (outcome.invocation_id, outcome.status) == (invocation_id, "completed")
+        shown = await api.get(f"{PROJECT}/invocations/{invocation_id}", headers=keys["acme"])
+        nested = await api.get(f"{TRIGGER}/invocations/{invocation_id}", headers=keys["acme"])
+
+    assert shown.status_code == 200
+    assert nested.json() == shown.json()
+    invocation = shown.json()
+    attempts = invocation.pop("attempts")
+    times = {
+        name: invocation.pop(name)
+        for name in ("scheduled_for", "created_at", "started_at", "finished_at", "deadline_at")
+    }
+    # The request instant, to the microsecond: manual runs of one trigger never share a key.
+    assert times.pop("scheduled_for") == "2024-03-05T12:30:15.123456Z"
+    assert all(value is not None for value in times.values())
+    assert invocation == {
+        "id": invocation_id,
+        "tenant_id": "acme",
+        "project_id": "ops",
+        "agent_id": "bot",
+        "trigger_id": "daily",
+        "kind": "manual",
+        "workflow_id": workflow_id,
+        "status": "completed",
+        "status_reason": None,
+        "cancel_requested": False,
+        "trigger_version": 1,
+        "message": "Report for 2024-03-05T12:30:15Z",
+        "attempt_count": 1,
+        "max_attempts": 4,
+    }
+    [attempt] = attempts
+    assert (attempt["attempt_number"], attempt["status"], attempt["http_status"]) == (
+        1,
+        "succeeded",
+        200,
+    )
+    assert attempt["response_excerpt"] == f'{{"received":true,"invocation_id":"{invocation_id}"}}'
+    [received] = await _received(echo_url, http)
+    assert (received["path"], received["idempotency_key"], received["message"]) == (
+        "/webhook",
+        invocation_id,
+        "Report for 2024-03-05T12:30:15Z",
+    )
+
+
+async def test_a_pending_run_cancelled_never_delivers(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    keys: dict[str, dict[str, str]],
+    echo_url: str,
+    http: httpx.AsyncClient,
+) -> None:
+    seed(manage_store, f"{echo_url}/webhook")
+    ctx = ApiContext(session_factory, manage_store, dev_env.client, task_queue, now=lambda: NOW)
+    async with _api(ctx) as api:
+        # No worker polls yet, so the run is still pending when the cancel lands.
+        started = (await api.post(f"{TRIGGER}/run", headers=keys["acme"])).json()
+        invocation_id = started["invocation_id"]
+        cancelled = await api.post(
+            f"{TRIGGER}/invocations/{invocation_id}/cancel", headers=keys["acme"]
+        )
+        again = await api.post(
+            f"{PROJECT}/invocations/{invocation_id}/cancel", headers=keys["acme"]
+        )
+        async with runner_worker(dev_env.client, task_queue, manage_store, session_factory, http):
+            outcome = await _result(dev_env, started["workflow_id"])
+
+    assert cancelled.status_code == 200
+    assert {
+        k: cancelled.json()[k] for k in ("id", "status", "status_reason", "cancel_requested")
+    } == {
+        "id": invocation_id,
+        "status": "cancelled",
+        "status_reason": "cancelled by alice",
+        "cancel_requested": True,
+    }
+    assert cancelled.json()["finished_at"] == "2024-03-05T12:30:15.123456Z"
+    assert again.status_code == 409
+    assert again.json()["detail"] == "The invocation has already ended (cancelled)."
+    assert (outcome.status, outcome.attempts) == ("cancelled", 0)
+    assert await _received(echo_url, http) == []
+
+
+async def test_a_rerun_delivers_the_original_instant_again_as_a_new_invocation(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    keys: dict[str, dict[str, str]],
+    echo_url: str,
+    http: httpx.AsyncClient,
+) -> None:
+    seed(manage_store, f"{echo_url}/a2a", protocol="a2a")
+    original = _invocation(session_factory, "2024-03-04T09:00:00Z", status="failed")
+    open_one = _invocation(session_factory, "2024-03-05T09:00:00Z", status=None)
+    ctx = ApiContext(session_factory, manage_store, dev_env.client, task_queue, now=lambda: NOW)
+    async with (
+        runner_worker(dev_env.client, task_queue, manage_store, session_factory, http),
+        _api(ctx) as api,
+    ):
+        response = await api.post(f"{PROJECT}/invocations/{original}/rerun", headers=keys["acme"])
+        refused = await api.post(f"{PROJECT}/invocations/{open_one}/rerun", headers=keys["acme"])
+        assert response.status_code == 202
+        rerun = response.json()
+        outcome = await _result(dev_env, rerun["workflow_id"])
+        shown = (
+            await api.get(f"{PROJECT}/invocations/{rerun['invocation_id']}", headers=keys["acme"])
+        ).json()
+
+    assert rerun["rerun_of"] == original and rerun["invocation_id"] != original
+    assert refused.status_code == 409
+    assert outcome.status == "completed"
+    assert (shown["kind"], shown["status"], shown["message"]) == (
+        "rerun",
+        "completed",
+        "Report for 2024-03-04T09:00:00Z",
+    )
+    [received] = await _received(echo_url, http)
+    assert (received["path"], received["idempotency_key"], received["message"]) == (
+        "/a2a",
+        rerun["invocation_id"],
+        "Report for 2024-03-04T09:00:00Z",
+    )
+
+
+async def test_invocations_are_listed_newest_first_paged_and_filtered(
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    keys: dict[str, dict[str, str]],
+) -> None:
+    ids = [
+        _invocation(session_factory, f"2024-03-0{day}T09:00:00Z", status=status)
+        for day, status in ((1, "completed"), (2, "failed"), (3, "completed"), (4, None))
+    ]
+    ctx = ApiContext(session_factory, manage_store, None, "unused", now=lambda: NOW)
+    async with _api(ctx) as api:
+        everything = await api.get(f"{TRIGGER}/invocations", headers=keys["acme"])
+        page = await api.get(f"{TRIGGER}/invocations?limit=2&offset=1", headers=keys["acme"])
+        done = await api.get(f"{PROJECT}/invocations?status=completed", headers=keys["acme"])
+        other_trigger = await api.get(
+            f"{PROJECT}/agents/bot/triggers/weekly/invocations", headers=keys["acme"]
+        )
+
+    assert [i["id"] for i in everything.json()["items"]] == ids[::-1]
+    assert [i["status"] for i in everything.json()["items"]] == [
+        "pending",
+        "completed",
+        "failed",
+        "completed",
+    ]
+    assert page.json() == {**page.json(), "limit": 2, "offset": 1}
+    assert [i["id"] for i in page.json()["items"]] == [ids[2], ids[1]]
+    assert [i["id"] for i in done.json()["items"]] == [ids[2], ids[0]]
+    assert other_trigger.json()["items"] == []
+
+
+async def test_bad_requests_are_named_and_other_tenants_see_nothing(
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    keys: dict[str, dict[str, str]],
+) -> None:
+    seed(manage_store, "http://127.0.0.1:9/hook")
+    invocation_id = _invocation(session_factory, "2024-03-01T09:00:00Z", status="completed")
+    ctx = ApiContext(session_factory, manage_store, None, "unused", now=lambda: NOW)
+    async with _api(ctx) as api:
+        anonymous = await api.post(f"{TRIGGER}/run")
+        foreign_run = await api.post(f"{TRIGGER}/run", headers=keys["other"])
+        foreign_get = await api.get(f"{PROJECT}/invocations/{invocation_id}", headers=keys["other"])
+        unknown = await api.post(f"{PROJECT}/agents/bot/triggers/nope/run", headers=keys["acme"])
+        no_temporal = await api.post(f"{TRIGGER}/run", headers=keys["acme"])
+        bad_id = await api.get(f"{PROJECT}/invocations/not-a-uuid", headers=keys["acme"])
+        bad_status = await api.get(f"{TRIGGER}/invocations?status=done", headers=keys["acme"])
+        bad_limit = await api.get(f"{TRIGGER}/invocations?limit=0", headers=keys["acme"])
+        wrong_trigger = await api.get(
+            f"{PROJECT}/agents/bot/triggers/weekly/invocations/{invocation_id}",
+            headers=keys["acme"],
+        )
+
+    assert anonymous.status_code == 401
+    assert (foreign_run.status_code, foreign_get.status_code) == (404, 404)
+    assert (unknown.status_code, unknown.json()["detail"]) == (404, "Trigger not found.")
+    assert no_temporal.status_code == 503
+    assert (bad_id.status_code, bad_id.json()["errors"]) == (
+        422,
+        [{"field": "invocation_id", "message": "must be a UUID"}],
+    )
+    assert (bad_status.status_code, [e["field"] for e in bad_status.json()["errors"]]) == (
+        422,
+        ["status"],
+    )
+    assert (bad_limit.status_code, [e["field"] for e in bad_limit.json()["errors"]]) == (
+        422,
+        ["limit"],
+    )
+    assert wrong_trigger.status_code == 404
+    assert len(all_invocations(session_factory)) == 1  # nothing was started or written
+
+
+def _invocation(
+    session_factory: sessionmaker[Session], scheduled_for: str, *, status: str | None
+) -> str:
+    """An invocation of acme/ops/bot/daily in its own transaction (so created_at orders them)."""
+    when = datetime.fromisoformat(scheduled_for)
+    key = InvocationKey("acme", "ops", "bot", "daily", when, "scheduled")
+    with session_factory.begin() as session:
+        row, _ = create_invocation(session, key, workflow_id=f"wf-{scheduled_for}")
+        if status is not None:
+            finish(session, row.id, status=status, reason=None, now=when)
+        return str(row.id)
