@@ -1,15 +1,32 @@
-"""The HTTP app: the manage API plus the deploy hook and audit endpoints, built from a context."""
+"""The HTTP app: the manage API plus the deploy hook and audit endpoints, built from contexts."""
 
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import BaseRoute
 
+from audit.routes import audit_routes
+from audit.run import AuditContext
+from deploy_hooks.routes import DeployContext, deploy_routes
 from manage_api.app import api_routes
+from manage_api.auth import require_admin
 from manage_api.context import ApiContext
 from manage_api.problems import EXCEPTION_HANDLERS
 
 
-def create_app(ctx: ApiContext) -> Starlette:
-    app = Starlette(routes=api_routes(ctx), exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]
+def create_app(
+    ctx: ApiContext, deploy: DeployContext | None = None, audit: AuditContext | None = None
+) -> Starlette:
+    routes: list[BaseRoute] = [*api_routes(ctx)]
+    if deploy is not None:
+        routes.extend(deploy_routes(deploy))
+    if audit is not None:
+
+        async def admin_only(request: Request) -> object:
+            return await require_admin(request, ctx)
+
+        routes.extend(audit_routes(audit, admin_only))
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]
     app.state.ctx = ctx
     return app

@@ -96,6 +96,63 @@ def _cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_restart_scheduler(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy_hooks.client import restart_scheduler
+
+    if settings.deploy_secret is None:
+        print("error: TIMEKEEPER_DEPLOY_SECRET is not set", file=sys.stderr)
+        return 2
+    outcome = restart_scheduler(
+        args.url,
+        args.deployment_id,
+        settings.deploy_secret.get_secret_value(),
+        attempts=args.attempts,
+        backoff_seconds=args.backoff,
+    )
+    if not outcome.ok:
+        print(f"error: {outcome.message}", file=sys.stderr)
+        return 1
+    print(json.dumps(outcome.response, sort_keys=True))
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from audit.command import EXIT_CANNOT_RUN, audit_command
+    from audit.run import AuditContext
+    from timekeeper.wiring import connect_temporal
+
+    if not settings.manage_store_file.exists():
+        print(f"error: no manage store at {settings.manage_store_file}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+
+    async def main() -> int:
+        stores = open_stores(settings)
+        try:
+            try:
+                client = await connect_temporal(settings)
+            except (StackUnavailable, RuntimeError, OSError) as exc:
+                print(
+                    f"warning: Temporal unavailable, scheduler checks skipped: {exc}",
+                    file=sys.stderr,
+                )
+                client = None
+            ctx = AuditContext(
+                store=stores.manage,
+                session_factory=stores.session_factory,
+                temporal=client,
+                tick_seconds=settings.tick_seconds,
+                task_queue=settings.effective_task_queue,
+                deployment_id=settings.deployment_id,
+            )
+            return await audit_command(
+                ctx, fix=args.fix, as_json=args.json, out=sys.stdout, err=sys.stderr
+            )
+        finally:
+            stores.close()
+
+    return asyncio.run(main())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="timekeeper", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,6 +167,18 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--tenant", help="tenant the key may act for")
     create.add_argument("--admin", action="store_true", help="a key that sees all tenants")
     create.add_argument("--principal", help="name recorded as author of its changes")
+    restart = sub.add_parser(
+        "restart-scheduler", help="post-deploy: move the scheduler onto a deployment (CI runs it)"
+    )
+    restart.add_argument("--url", required=True, help="base URL of the Timekeeper API")
+    restart.add_argument("--deployment-id", required=True, help="the deployment just rolled out")
+    restart.add_argument("--attempts", type=int, default=5, help="tries before giving up")
+    restart.add_argument("--backoff", type=float, default=2.0, help="first retry delay, seconds")
+    audit = sub.add_parser(
+        "audit", help="check the stores and the scheduler agree; exit 0 healthy, 1 found, 2 failed"
+    )
+    audit.add_argument("--fix", action="store_true", help="repair what is safe to repair")
+    audit.add_argument("--json", action="store_true", help="print the stable JSON document")
     return parser
 
 
@@ -119,6 +188,8 @@ _COMMANDS: dict[str, Command] = {
     "worker": _cmd_serve(run_api=False, run_worker=True),
     "migrate": _cmd_migrate,
     "keys": _cmd_keys_create,
+    "restart-scheduler": _cmd_restart_scheduler,
+    "audit": _cmd_audit,
 }
 
 

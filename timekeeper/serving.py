@@ -11,10 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import uvicorn
+from temporalio.client import Client
 
+from audit.run import AuditContext
+from deploy_hooks.routes import DeployContext
+from dispatcher.control import ensure_scheduler
 from manage_api.context import ApiContext
 from timekeeper.app import create_app
-from timekeeper.settings import Settings
+from timekeeper.settings import Settings, task_queue_for
 from timekeeper.wiring import Stores, connect_temporal
 from timekeeper.worker import WorkerDeps, build_worker
 
@@ -27,6 +31,17 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def _audit_context(settings: Settings, stores: Stores, client: Client) -> AuditContext:
+    return AuditContext(
+        store=stores.manage,
+        session_factory=stores.session_factory,
+        temporal=client,
+        tick_seconds=settings.tick_seconds,
+        task_queue=settings.effective_task_queue,
+        deployment_id=settings.deployment_id,
+    )
 
 
 def install_stop_handlers(stop: asyncio.Event) -> None:
@@ -57,6 +72,16 @@ async def serve(
                 worker = build_worker(deps, executor)
                 if worker is not None:
                     tasks.append(asyncio.create_task(worker.run()))
+                    try:
+                        await ensure_scheduler(
+                            client,
+                            stores.session_factory,
+                            deployment_id=settings.deployment_id,
+                            task_queue=settings.effective_task_queue,
+                            tick_seconds=settings.tick_seconds,
+                        )
+                    except Exception:
+                        log.exception("could not ensure a scheduler is running")
             if run_api:
                 ctx = ApiContext(
                     session_factory=stores.session_factory,
@@ -64,8 +89,17 @@ async def serve(
                     temporal=client,
                     task_queue=settings.effective_task_queue,
                 )
+                deploy = DeployContext(
+                    session_factory=stores.session_factory,
+                    temporal=client,
+                    deploy_secret=settings.deploy_secret.get_secret_value()
+                    if settings.deploy_secret
+                    else None,
+                    tick_seconds=settings.tick_seconds,
+                    task_queue_for=task_queue_for,
+                )
                 config = uvicorn.Config(
-                    create_app(ctx),
+                    create_app(ctx, deploy, _audit_context(settings, stores, client)),
                     host=settings.api_host,
                     port=settings.api_port,
                     log_level=settings.log_level.lower(),

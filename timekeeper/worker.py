@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from dispatcher.activities import DispatchActivities
+from dispatcher.models import DispatchLimits
+from dispatcher.workflows import SchedulerWorkflow
 from manage_db.store import ManageStore
+from runner.activities import RunnerActivities
+from runner.workflows import RunnerWorkflow
 from timekeeper.settings import Settings
 
 
@@ -28,6 +33,21 @@ def _components(deps: WorkerDeps) -> tuple[list[type], list[Any]]:
     """Workflows and activity callables this worker runs."""
     workflows: list[type] = []
     activities: list[Any] = []
+    workflows.append(RunnerWorkflow)
+    activities.extend(RunnerActivities(deps.store, deps.session_factory, deps.http).callables())
+    dispatch = DispatchActivities(
+        deps.store,
+        deps.session_factory,
+        deps.client,
+        deps.settings.effective_task_queue,
+        DispatchLimits(
+            max_per_tick=deps.settings.dispatch_max_per_tick,
+            max_per_branch=deps.settings.dispatch_max_per_branch,
+            concurrency=deps.settings.dispatch_concurrency,
+        ),
+    )
+    workflows.append(SchedulerWorkflow)
+    activities.extend(dispatch.callables())
     return workflows, activities
 
 

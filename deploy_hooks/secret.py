@@ -1,0 +1,20 @@
+"""Bearer-secret check for the deploy hook, in constant time whatever the secret's length."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+
+def secret_matches(provided: str | None, expected: str | None) -> bool:
+    """Compare SHA-256 digests, so neither the content nor the length of the secret leaks."""
+    if not provided or not expected:
+        return False
+    return hmac.compare_digest(
+        hashlib.sha256(provided.encode()).digest(), hashlib.sha256(expected.encode()).digest()
+    )
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None

@@ -1,0 +1,173 @@
+"""`POST /v1/deploy/restart-scheduler`: bearer secret, a generation per deployment, newest wins."""
+
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RetryConfig
+from temporalio.testing import WorkflowEnvironment
+
+from deploy_hooks.routes import DeployContext
+from deploy_hooks.secret import secret_matches
+from manage_api.context import ApiContext
+from manage_db.store import ManageStore
+from runtime_db.models import SchedulerGeneration
+from runtime_db.scheduler_state import current_state
+from tests.deploy_hooks.conftest import SECRET, DeploymentWorkers
+from timekeeper.app import create_app
+from timekeeper.embedded import free_port
+
+UNAUTHORIZED = {
+    "type": "about:blank",
+    "title": "Unauthorized",
+    "status": 401,
+    "detail": "Not authorized.",
+}
+
+
+def _auth(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        _auth("wrong"),
+        _auth(SECRET + "x"),
+        _auth(SECRET[:-1]),
+        {"Authorization": SECRET},
+        {"Authorization": f"Basic {SECRET}"},
+    ],
+    ids=["missing", "wrong", "longer", "shorter", "no-scheme", "basic"],
+)
+async def test_anything_but_the_right_secret_gets_a_generic_401(
+    hook: httpx.AsyncClient, headers: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    response = await hook.post(
+        "/v1/deploy/restart-scheduler", json={"deployment_id": "d1"}, headers=headers
+    )
+    assert response.status_code == 401
+    assert response.json() == UNAUTHORIZED
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(SchedulerGeneration)) == 0
+
+
+def test_the_secret_comparison_is_by_digest() -> None:
+    assert secret_matches("abc", "abc") is True
+    assert secret_matches("abc", "abd") is False
+    assert secret_matches("", "abc") is False
+    assert secret_matches("abc", None) is False
+
+
+async def test_the_right_secret_starts_the_deployments_scheduler_once(
+    hook: httpx.AsyncClient,
+    deployment_workers: DeploymentWorkers,
+    session_factory: sessionmaker[Session],
+) -> None:
+    await deployment_workers.start("d1")
+    first = await hook.post(
+        "/v1/deploy/restart-scheduler", json={"deployment_id": "d1"}, headers=_auth(SECRET)
+    )
+    again = await hook.post(
+        "/v1/deploy/restart-scheduler", json={"deployment_id": "d1"}, headers=_auth(SECRET)
+    )
+    assert first.status_code == 200
+    body = first.json()
+    assert set(body) == {"workflow_id", "run_id", "generation", "previous"}
+    assert (body["workflow_id"], body["generation"], body["previous"]) == (
+        "timekeeper-scheduler:d1",
+        1,
+        None,
+    )
+    assert isinstance(body["run_id"], str) and body["run_id"]
+    assert again.status_code == 200
+    assert again.json() == body
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(SchedulerGeneration)) == 1
+
+
+async def test_the_newest_generation_wins_when_two_restarts_race(
+    hook: httpx.AsyncClient,
+    deployment_workers: DeploymentWorkers,
+    session_factory: sessionmaker[Session],
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    await deployment_workers.start("d-blue")
+    await deployment_workers.start("d-green")
+    blue, green = await asyncio.gather(
+        hook.post(
+            "/v1/deploy/restart-scheduler",
+            json={"deployment_id": "d-blue"},
+            headers=_auth(SECRET),
+        ),
+        hook.post(
+            "/v1/deploy/restart-scheduler",
+            json={"deployment_id": "d-green"},
+            headers=_auth(SECRET),
+        ),
+    )
+    assert (blue.status_code, green.status_code) == (200, 200)
+    generations = {blue.json()["generation"], green.json()["generation"]}
+    assert generations == {1, 2}
+    newest, older = (blue, green) if blue.json()["generation"] == 2 else (green, blue)
+
+    client = time_skipping_env.client
+    await time_skipping_env.sleep(timedelta(seconds=120))  # two ticks: the older one looks up
+    older_handle = client.get_workflow_handle(older.json()["workflow_id"])
+    assert (await older_handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    outcome = await older_handle.result()
+    assert outcome["reason"] == "superseded"
+    newest_handle = client.get_workflow_handle(newest.json()["workflow_id"])
+    assert (await newest_handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    with session_factory() as session:
+        state = current_state(session)
+        assert state is not None
+        assert (state.generation, state.workflow_id) == (2, newest.json()["workflow_id"])
+    await newest_handle.terminate("test over")
+
+
+async def test_bad_bodies_are_4xx_naming_the_problem(hook: httpx.AsyncClient) -> None:
+    malformed = await hook.post(
+        "/v1/deploy/restart-scheduler", content=b"{not json", headers=_auth(SECRET)
+    )
+    assert malformed.status_code == 400
+    assert malformed.json()["detail"] == "The body is not valid JSON."
+    invalid = await hook.post(
+        "/v1/deploy/restart-scheduler",
+        json={"deployment_id": "bad id with spaces"},
+        headers=_auth(SECRET),
+    )
+    assert invalid.status_code == 422
+    assert [e["field"] for e in invalid.json()["errors"]] == ["deployment_id"]
+
+
+async def test_an_internal_failure_answers_500_without_internal_details(
+    deploy_context: DeployContext,
+    session_factory: sessionmaker[Session],
+    manage_store: ManageStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    unreachable = await Client.connect(
+        f"127.0.0.1:{free_port()}", lazy=True, retry_config=RetryConfig(max_retries=0)
+    )
+    broken = replace(deploy_context, temporal=unreachable)
+    app = create_app(ApiContext(session_factory, manage_store, unreachable, "q"), broken)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post(
+            "/v1/deploy/restart-scheduler", json={"deployment_id": "d9"}, headers=_auth(SECRET)
+        )
+    assert response.status_code == 500
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Internal Server Error",
+        "status": 500,
+        "detail": "The scheduler could not be restarted.",
+    }
+    assert "restart-scheduler failed for deployment d9" in caplog.text
