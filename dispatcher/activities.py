@@ -57,10 +57,11 @@ class _Plan:
 
     selected: Selected
     run: RunnerInput | None  # None: nothing to start (all missed beyond grace, or invalid)
+    workflow_id: str | None
     next_run_at: str | None
     last_scheduled_for: str | None
     disable: bool
-    invalid: str | None = None  # why the stored schedule no longer parses
+    invalid: str | None = None  # why the stored definition cannot be fired
     missed: int = 0  # occurrences not fired: older than the grace, or coalesced
 
     @property
@@ -199,13 +200,13 @@ class DispatchActivities:
         async with gate:
             plan = _plan(item, as_of)
             counters.skipped_misfire += plan.missed
-            if plan.run is None:
+            if plan.run is None or plan.workflow_id is None:
                 return plan
             try:
                 await self._client.start_workflow(
                     RUNNER_WORKFLOW,
                     plan.run,
-                    id=workflow_id_for(plan.run),
+                    id=plan.workflow_id,
                     task_queue=self._task_queue,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     rpc_timeout=_START_RPC_TIMEOUT,
@@ -215,7 +216,7 @@ class DispatchActivities:
                 counters.already_started += 1
             except RPCError as exc:
                 counters.failed += 1
-                log.warning("start of %s failed: %s", workflow_id_for(plan.run), exc.message)
+                log.warning("start of %s failed: %s", plan.workflow_id, exc.message)
                 return None
         _heartbeat(counters)
         return plan
@@ -246,7 +247,7 @@ class DispatchActivities:
                     continue
                 advanced += 1
                 if plan.invalid is not None:
-                    disabled.append(f"disabled {row.id}: invalid schedule ({plan.invalid})")
+                    disabled.append(f"disabled {row.id}: {plan.invalid}")
                     log.warning("disabled trigger %s on %s: %s", row.id, branch, plan.invalid)
             unit.message = "; ".join([f"advance next_run_at: {advanced} triggers", *disabled])
             earliest = _earliest_enabled(unit.conn)
@@ -290,7 +291,11 @@ def _heartbeat(counters: TickCounters) -> None:
 
 
 def _plan(item: Selected, as_of: datetime) -> _Plan:
-    """Misfire grace and coalescing decide the instant (if any) to fire and the next one."""
+    """Misfire grace and coalescing decide the instant (if any) to fire and the next one.
+
+    A stored definition the math or the id rules refuse (written around the API, or valid
+    under older rules) is never fired: it is disabled in this tick's advance, with the reason.
+    """
     row = item.trigger
     try:
         schedule = Schedule(
@@ -301,30 +306,31 @@ def _plan(item: Selected, as_of: datetime) -> _Plan:
         next_run_at = _stored_instant("next_run_at", row.next_run_at)
         assert next_run_at is not None
         decision = decide_due(schedule, next_run_at, as_of, row.misfire_grace_seconds)
+        run = None
+        if decision.fire_at is not None:
+            run = RunnerInput(
+                tenant_id=item.scan.project.tenant_id,
+                project_id=item.scan.project.project_id,
+                agent_id=row.agent_id,
+                trigger_id=row.id,
+                scheduled_for=to_db(decision.fire_at),
+                kind="scheduled",
+                slot=scheduled_slot(decision.fire_at),
+                trigger_version=row.version,
+            )
+        workflow_id = None if run is None else workflow_id_for(run)
     except InvalidSchedule as exc:
-        # Never fire a schedule that no longer parses: disable it in this tick's advance.
-        return _Plan(item, None, None, None, disable=True, invalid=f"{exc.field}: {exc.message}")
-    run = None
-    last_scheduled_for = None
-    if decision.fire_at is not None:
-        last_scheduled_for = to_db(decision.fire_at)
-        project = item.scan.project
-        run = RunnerInput(
-            tenant_id=project.tenant_id,
-            project_id=project.project_id,
-            agent_id=row.agent_id,
-            trigger_id=row.id,
-            scheduled_for=last_scheduled_for,
-            kind="scheduled",
-            slot=scheduled_slot(decision.fire_at),
-            trigger_version=row.version,
-        )
+        reason = f"invalid schedule ({exc.field}: {exc.message})"
+        return _Plan(item, None, None, None, None, disable=True, invalid=reason)
+    except ValueError as exc:
+        return _Plan(item, None, None, None, None, disable=True, invalid=f"invalid trigger ({exc})")
     next_text = to_db(decision.next_run_at) if decision.next_run_at is not None else None
     return _Plan(
         item,
         run,
+        workflow_id,
         next_text,
-        last_scheduled_for,
+        None if run is None else run.scheduled_for,
         disable=next_text is None,
         missed=decision.missed,
     )

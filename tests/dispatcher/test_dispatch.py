@@ -268,7 +268,7 @@ async def test_a_one_time_trigger_fires_once_and_ends_disabled(
     assert (missed.enabled, missed.next_run_at, missed.last_scheduled_for) == (False, None, None)
 
 
-async def test_a_schedule_that_no_longer_parses_is_disabled_without_firing(
+async def test_a_definition_that_cannot_fire_is_disabled_without_firing(
     dev_env: WorkflowEnvironment,
     manage_store: ManageStore,
     session_factory: sessionmaker[Session],
@@ -276,9 +276,11 @@ async def test_a_schedule_that_no_longer_parses_is_disabled_without_firing(
     tenant: str,
     branch: str,
 ) -> None:
+    """Written around the API (or valid under older rules): never fired, even once."""
     add_triggers(
         manage_store,
         branch,
+        replace(trigger("bad-agent", next_run_at=AS_OF), agent_id="Bad_Agent"),
         trigger("broken", cron="61 * * * *", next_run_at=AS_OF),
         trigger("fine", next_run_at=AS_OF),
     )
@@ -287,18 +289,25 @@ async def test_a_schedule_that_no_longer_parses_is_disabled_without_firing(
     counters = await _tick(activities, AS_OF)
 
     assert (counters.due, counters.started, counters.advanced, counters.disabled_invalid) == (
-        2,
+        3,
         1,
+        3,
         2,
-        1,
     )
     assert not await _exists(dev_env.client, _run_id(tenant, "broken", "20260302T100000Z"))
     assert await _exists(dev_env.client, _run_id(tenant, "fine", "20260302T100000Z"))
-    broken = read_trigger(manage_store, branch, "broken")
-    assert (broken.enabled, broken.next_run_at, broken.last_scheduled_for) == (False, None, None)
+    for trigger_id in ("bad-agent", "broken"):
+        stored = read_trigger(manage_store, branch, trigger_id)
+        assert (stored.enabled, stored.next_run_at, stored.last_scheduled_for) == (
+            False,
+            None,
+            None,
+        )
     assert commits(manage_store, branch)[0] == (
         "scheduler",
-        "advance next_run_at: 2 triggers; disabled broken: invalid schedule (cron_expression:"
+        "advance next_run_at: 3 triggers"
+        "; disabled bad-agent: invalid trigger (agent_id must match ^[a-z0-9][a-z0-9-]{0,62}$)"
+        "; disabled broken: invalid schedule (cron_expression:"
         " minute field '61' is invalid (allowed 0-59))",
     )
 
