@@ -143,20 +143,6 @@ def cancel_pending(
     return result.rowcount
 
 
-def count_running(session: Session, key: InvocationKey, exclude: uuid.UUID | None = None) -> int:
-    """Running invocations of the same trigger (any instant): the overlap policy's question."""
-    query = select(Invocation.id).where(
-        Invocation.tenant_id == key.tenant_id,
-        Invocation.project_id == key.project_id,
-        Invocation.agent_id == key.agent_id,
-        Invocation.trigger_id == key.trigger_id,
-        Invocation.status == "running",
-    )
-    if exclude is not None:
-        query = query.where(Invocation.id != exclude)
-    return len(session.execute(query).all())
-
-
 def record_attempt(session: Session, attempt: InvocationAttempt) -> None:
     """Idempotent per (invocation, attempt number): a retried activity records once."""
     values = {

@@ -35,6 +35,7 @@ from manage_db.triggers import TriggerRow, get_trigger, insert_trigger, replace_
 from runtime_db.invocations import InvocationKey, create_invocation, mark_running
 from runtime_db.models import Invocation
 from runtime_db.scheduler_state import current_state
+from tests.factories import trigger_row as factory_row
 
 NOW = datetime(2030, 1, 7, 10, 0, 0, tzinfo=UTC)
 TICK = 60
@@ -44,26 +45,10 @@ T = TypeVar("T")
 
 def trigger_row(trigger_id: str, **fields: Any) -> TriggerRow:
     """A daily 09:00 UTC trigger whose next_run_at is computed as the API computes it."""
-    row = TriggerRow(
-        id=trigger_id,
-        agent_id="bot",
-        name=trigger_id,
-        description=None,
-        enabled=True,
-        cron_expression="0 9 * * *",
-        run_at=None,
-        cron_timezone="UTC",
-        message_template="hello",
-        payload="{}",
+    row = factory_row(
+        trigger_id,
         max_retries=2,
         retry_delay_seconds=10,
-        timeout_seconds=30,
-        overlap_policy="allow",
-        misfire_grace_seconds=300,
-        next_run_at=None,
-        last_scheduled_for=None,
-        version=1,
-        request_key=None,
         created_at=STAMP,
         updated_at=STAMP,
     )

@@ -23,6 +23,7 @@ from manage_db.branches import project_branch
 from manage_db.store import ManageStore, create_branch
 from manage_db.triggers import TriggerRow, insert_trigger, read_trigger_at
 from runner.contract import RUNNER_WORKFLOW, RunnerInput
+from tests.factories import trigger_row
 
 AGENT = "agent-1"
 CREATED = "2026-01-01T00:00:00Z"
@@ -39,26 +40,21 @@ def trigger(
     enabled: bool = True,
     version: int = 1,
 ) -> TriggerRow:
-    return TriggerRow(
-        id=trigger_id,
+    return trigger_row(
+        trigger_id,
         agent_id=AGENT,
         name=f"trigger {trigger_id}",
-        description=None,
         enabled=enabled,
         cron_expression=None if run_at is not None else cron,
         run_at=run_at,
         cron_timezone=timezone,
         message_template="tick {{scheduled_for}}",
-        payload="{}",
         max_retries=0,
         retry_delay_seconds=1,
         timeout_seconds=10,
-        overlap_policy="allow",
         misfire_grace_seconds=grace,
         next_run_at=next_run_at,
-        last_scheduled_for=None,
         version=version,
-        request_key=None,
         created_at=CREATED,
         updated_at=CREATED,
     )

@@ -34,6 +34,7 @@ from runner.models import RunnerOutcome
 from runner.workflows import RunnerWorkflow
 from runtime_db.invocations import attempts_of, get_by_workflow_id, get_invocation
 from runtime_db.models import Invocation, InvocationAttempt
+from tests.factories import trigger_row as factory_row
 
 HISTORIES = Path(__file__).parent / "histories"
 TENANT = "acme"
@@ -44,26 +45,12 @@ T = TypeVar("T")
 
 
 def trigger_row(trigger_id: str = "daily", **fields: Any) -> TriggerRow:
-    row = TriggerRow(
-        id=trigger_id,
+    row = factory_row(
+        trigger_id,
         agent_id=AGENT,
         name="Daily report",
-        description=None,
-        enabled=True,
-        cron_expression="0 9 * * *",
-        run_at=None,
-        cron_timezone="UTC",
         message_template="Report for {{scheduled_for}}",
-        payload="{}",
-        max_retries=3,
-        retry_delay_seconds=60,
         timeout_seconds=10,
-        overlap_policy="allow",
-        misfire_grace_seconds=300,
-        next_run_at=None,
-        last_scheduled_for=None,
-        version=1,
-        request_key=None,
         created_at=STAMP,
         updated_at=STAMP,
     )
