@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 import timekeeper  # noqa: F401  (doltlite bootstrap first)
@@ -194,11 +195,15 @@ _COMMANDS: dict[str, Command] = {
 
 
 def run(argv: Sequence[str] | None = None) -> int:
+    # pgserver asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR it warns
+    # and falls back to /tmp, which is fine for its lock file.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     args = build_parser().parse_args(argv)
     settings = load_settings()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call at INFO
     try:
         return _COMMANDS[args.command](args, settings)
     except StackUnavailable as exc:
