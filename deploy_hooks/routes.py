@@ -62,7 +62,7 @@ def deploy_routes(ctx: DeployContext) -> list[Route]:
             return _problem(401, "Unauthorized", "Not authorized.")
         try:
             payload = json.loads(await request.body())
-        except ValueError:
+        except (ValueError, RecursionError):
             return _problem(400, "Bad Request", "The body is not valid JSON.")
         try:
             body = RestartRequest.model_validate(payload)

@@ -54,13 +54,18 @@ async def path_scope(request: Request, ctx: ApiContext) -> PathScope:
     return PathScope(principal.name, **{k: v for k, v in params.items() if k in _PATH_IDS})
 
 
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON; Python's parser accepts them unless told not to."""
+    raise ValueError(f"{name} is not valid JSON")
+
+
 async def json_object(request: Request, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
     raw = await request.body()
     if len(raw) > max_bytes:
         raise Problem(413, f"The body exceeds {max_bytes} bytes.")
     try:
-        data = json.loads(raw)
-    except ValueError:
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
         raise Problem(400, "The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise Problem(400, "The body must be a JSON object.")

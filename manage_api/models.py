@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -92,6 +93,24 @@ Description = Annotated[str, Field(max_length=2000, description="Up to 2000 char
 Timestamp = Annotated[
     str, Field(json_schema_extra={"format": "date-time"}, description="UTC, YYYY-MM-DDTHH:MM:SSZ.")
 ]
+_EARLIEST_YEAR, _LATEST_YEAR = 1970, 9000
+
+
+def _check_instant(value: datetime) -> datetime:
+    """Instants the schedule math and the stores can hold: UTC years 1970..9000."""
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:
+        year = 0
+    if not _EARLIEST_YEAR <= year <= _LATEST_YEAR:
+        raise PydanticCustomError(
+            "instant_range",
+            "must be between {earliest}-01-01 and {latest}-12-31 (UTC)",
+            {"earliest": _EARLIEST_YEAR, "latest": _LATEST_YEAR},
+        )
+    return value
+
+
 CronExpression = Annotated[
     str,
     AfterValidator(_check_cron),
@@ -104,6 +123,7 @@ CronExpression = Annotated[
 ]
 RunAt = Annotated[
     AwareDatetime,
+    AfterValidator(_check_instant),
     Field(
         description="One-time fire instant, ISO 8601 with an offset; must be in the future when "
         "set. Exactly one of cron_expression and run_at is set."
@@ -343,7 +363,7 @@ class UpcomingQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     count: int = Field(default=10, ge=1, le=1000, description="How many instants, 1..1000.")
-    after: AwareDatetime | None = Field(
+    after: Annotated[AwareDatetime, AfterValidator(_check_instant)] | None = Field(
         default=None, description="ISO 8601 with an offset; default now."
     )
 

@@ -171,3 +171,13 @@ async def test_an_internal_failure_answers_500_without_internal_details(
         "detail": "The scheduler could not be restarted.",
     }
     assert "restart-scheduler failed for deployment d9" in caplog.text
+
+
+async def test_a_pathologically_nested_body_is_a_400(hook: httpx.AsyncClient) -> None:
+    response = await hook.post(
+        "/v1/deploy/restart-scheduler",
+        content=b"[" * 100_000 + b"]" * 100_000,
+        headers=_auth(SECRET),
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The body is not valid JSON."

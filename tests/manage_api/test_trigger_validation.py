@@ -53,6 +53,14 @@ CASES: list[tuple[dict[str, Any], list[tuple[str, str]]]] = [
         {"message_template": "{{nope}} {{payload.a}} {{x.y}}"},
         [("message_template", f"unknown template variable(s): {{{{nope}}}}, {{{{x.y}}}}; {KNOWN}")],
     ),
+    (
+        {"cron_expression": None, "run_at": "9999-12-31T23:00:00-05:00"},
+        [("run_at", "must be between 1970-01-01 and 9000-12-31 (UTC)")],
+    ),
+    (
+        {"cron_expression": None, "run_at": "0001-01-01T00:00:00+01:00"},
+        [("run_at", "must be between 1970-01-01 and 9000-12-31 (UTC)")],
+    ),
     ({"message_template": "  "}, [("message_template", "must not be empty")]),
     ({"message_template": "x" * 16385}, [("message_template", "must be at most 16384 bytes")]),
     ({"payload": [1]}, [("payload", "Input should be an object")]),
@@ -122,7 +130,8 @@ async def test_create_names_each_bad_field(web: Api) -> None:
 
 
 async def test_malformed_json_is_400(web: Api) -> None:
-    for content in (b'{"name": ', b"[1, 2]", b"\xff"):
+    deeply_nested = b"[" * 100_000 + b"]" * 100_000
+    for content in (b'{"name": ', b"[1, 2]", b"\xff", deeply_nested, b'{"payload": NaN}'):
         response = await web.call(
             "POST", TRIGGERS, content=content, headers={"Content-Type": "application/json"}
         )

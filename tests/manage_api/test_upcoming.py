@@ -58,6 +58,9 @@ async def test_upcoming_of_a_one_time_trigger(web: Api) -> None:
     assert after.json()["instants"] == []
 
 
+RANGE = "must be between 1970-01-01 and 9000-12-31 (UTC)"
+
+
 async def test_bad_parameters_are_named(web: Api) -> None:
     await web.call("POST", TRIGGERS, json=nightly())
     cases = [
@@ -66,6 +69,8 @@ async def test_bad_parameters_are_named(web: Api) -> None:
         ({"count": "ten"}, "count", f"{NOT_INT}, unable to parse string as an integer"),
         ({"after": "yesterday"}, "after", f"{NOT_DATETIME}, input is too short"),
         ({"after": "2026-03-01T00:00:00"}, "after", "Input should have timezone info"),
+        ({"after": "9999-12-31T23:59:59Z"}, "after", RANGE),
+        ({"after": "0001-01-01T00:00:00Z"}, "after", RANGE),
         ({"limit": "5"}, "limit", "Extra inputs are not permitted"),
     ]  # fmt: skip
     for params, field, message in cases:
