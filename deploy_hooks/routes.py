@@ -77,6 +77,20 @@ def deploy_routes(ctx: DeployContext) -> list[Route]:
         except Exception:
             log.exception("restart-scheduler failed for deployment %s", body.deployment_id)
             return _problem(500, "Internal Server Error", "The scheduler could not be restarted.")
+        if started.superseded_by is not None:
+            log.warning(
+                "restart-scheduler refused: deployment %s (generation %s) is older than the"
+                " registered scheduler (generation %s)",
+                body.deployment_id,
+                started.generation,
+                started.superseded_by,
+            )
+            return _problem(
+                409,
+                "Conflict",
+                f"Deployment {body.deployment_id} is older than the running scheduler; "
+                "roll out under a new deployment_id to move the scheduler.",
+            )
         log.info(
             "scheduler restart: deployment=%s generation=%s previous=%s run_id=%s",
             body.deployment_id,

@@ -35,6 +35,9 @@ class SchedulerStart(NamedTuple):
     run_id: str | None
     generation: int
     previous: int | None  # the generation this one supersedes, if any
+    # Set when a repeated call names a deployment older than the registered scheduler (a
+    # rollback reusing an old id): its run is not the live scheduler and cannot become it.
+    superseded_by: int | None = None
 
 
 class _Allocated(NamedTuple):
@@ -58,8 +61,13 @@ async def start_scheduler(
     )
     allocation = allocated.allocation
     if allocation.run_id is not None:
+        newer = allocated.registered
         return SchedulerStart(
-            workflow_id, allocation.run_id, allocation.generation, allocated.previous
+            workflow_id,
+            allocation.run_id,
+            allocation.generation,
+            allocated.previous,
+            superseded_by=newer if newer is not None and newer > allocation.generation else None,
         )
     run_id = await _start(client, allocation, tick_seconds, restart=False)
     await asyncio.to_thread(_set_run, session_factory, allocation.generation, run_id)

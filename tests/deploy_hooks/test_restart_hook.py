@@ -181,3 +181,39 @@ async def test_a_pathologically_nested_body_is_a_400(hook: httpx.AsyncClient) ->
     )
     assert response.status_code == 400
     assert response.json()["detail"] == "The body is not valid JSON."
+
+
+async def test_repeating_an_older_deployment_after_a_newer_one_is_a_409(
+    hook: httpx.AsyncClient,
+    deployment_workers: DeploymentWorkers,
+    session_factory: sessionmaker[Session],
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """A rollback that reuses an old deployment id must fail loudly, not report success."""
+    await deployment_workers.start("v1")
+    await deployment_workers.start("v2")
+    v1 = await hook.post(
+        "/v1/deploy/restart-scheduler", json={"deployment_id": "v1"}, headers=_auth(SECRET)
+    )
+    v2 = await hook.post(
+        "/v1/deploy/restart-scheduler", json={"deployment_id": "v2"}, headers=_auth(SECRET)
+    )
+    assert (v1.status_code, v2.status_code) == (200, 200)
+    await time_skipping_env.sleep(timedelta(seconds=120))  # v2 registers; v1 sees it lost
+    with session_factory() as session:
+        state = current_state(session)
+        assert state is not None and state.deployment_id == "v2"
+
+    again = await hook.post(
+        "/v1/deploy/restart-scheduler", json={"deployment_id": "v1"}, headers=_auth(SECRET)
+    )
+
+    assert again.status_code == 409
+    assert again.json()["detail"] == (
+        "Deployment v1 is older than the running scheduler; "
+        "roll out under a new deployment_id to move the scheduler."
+    )
+    with session_factory() as session:
+        state = current_state(session)
+        assert state is not None and state.deployment_id == "v2"
+    await time_skipping_env.client.get_workflow_handle(v2.json()["workflow_id"]).terminate("done")
