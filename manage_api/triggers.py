@@ -82,6 +82,24 @@ def current_trigger(conn: sqlite3.Connection, scope: PathScope) -> TriggerRow:
     return row
 
 
+def _same_request(existing: TriggerRow, values: Values) -> bool:
+    """Whether a repeated create asks for what `existing` was created with.
+
+    A one-time trigger that has fired was disabled by the dispatcher, not by a user (its
+    version is unchanged): the repeat still names it, so `enabled` is not compared then.
+    """
+    stored = user_values(existing)
+    fired_once = (
+        existing.run_at is not None
+        and existing.last_scheduled_for == existing.run_at
+        and not existing.enabled
+        and existing.version == 1
+    )
+    if fired_once:
+        stored = {**stored, "enabled": values.get("enabled", stored["enabled"])}
+    return stored == values
+
+
 def _create(
     ctx: ApiContext, scope: PathScope, body: TriggerCreate, request_key: str | None
 ) -> tuple[TriggerRow, bool]:
@@ -99,7 +117,7 @@ def _create(
         else:
             existing = None
         if existing is not None:
-            if existing.agent_id == scope.agent_id and user_values(existing) == values:
+            if existing.agent_id == scope.agent_id and _same_request(existing, values):
                 return existing, False
             if body.id is not None:
                 raise Problem(409, f"Trigger {existing.id} already exists with other fields.")
