@@ -17,6 +17,7 @@ from manage_api.problems import Problem, field_error
 from manage_db.next_run import InvalidSchedule, Schedule, initial_next_run
 from manage_db.timestamps import from_db, to_db
 from manage_db.triggers import USER_FIELDS, TriggerRow, user_values
+from runner.templates import TemplateContext, TemplateError, render
 
 SCHEDULE_FIELDS = ("cron_expression", "cron_timezone", "run_at")
 
@@ -70,6 +71,23 @@ def check_schedule(
         raise FieldErrors([field_error(_field(prefix, "run_at"), "must be in the future")])
 
 
+def check_template_payload(values: dict[str, Any], *, now: datetime, prefix: str = "") -> None:
+    """Every `{{payload.path}}` the template names must exist in the payload, which is fixed per
+    trigger: otherwise every run would fail, so the save is refused instead."""
+    context = TemplateContext(
+        scheduled_for=now,
+        timezone=values["cron_timezone"],
+        trigger_id="check",
+        trigger_name=values["name"],
+        invocation_id="check",
+        payload=values["payload"],
+    )
+    try:
+        render(values["message_template"], context)
+    except TemplateError as exc:
+        raise FieldErrors([field_error(_field(prefix, "message_template"), exc.message)]) from None
+
+
 def _run_at(values: dict[str, Any]) -> datetime:
     moment = from_db(values["run_at"])
     assert moment is not None
@@ -121,6 +139,7 @@ def new_row(
 ) -> TriggerRow:
     """A trigger at version 1; raises FieldErrors for a schedule a create may not have."""
     check_schedule(values, now=now, require_future_run_at=True, prefix=prefix)
+    check_template_payload(values, now=now, prefix=prefix)
     stamp = to_db(now)
     return TriggerRow(
         id=trigger_id,
@@ -152,6 +171,7 @@ def changed_row(
     if values == user_values(current):
         return None
     check_schedule(values, now=now, require_future_run_at=require_future_run_at, prefix=prefix)
+    check_template_payload(values, now=now, prefix=prefix)
     recompute = (
         not current.enabled
         or current.next_run_at is None

@@ -62,6 +62,10 @@ CASES: list[tuple[dict[str, Any], list[tuple[str, str]]]] = [
         [("run_at", "must be between 1970-01-01 and 9000-12-31 (UTC)")],
     ),
     ({"message_template": "  "}, [("message_template", "must not be empty")]),
+    (
+        {"message_template": "Team {{payload.team}}, {{payload.a.b}}", "payload": {"a": {}}},
+        [("message_template", "payload has no value at {{payload.team}}, {{payload.a.b}}")],
+    ),
     ({"message_template": "x" * 16385}, [("message_template", "must be at most 16384 bytes")]),
     ({"payload": [1]}, [("payload", "Input should be an object")]),
     (
