@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 from manage_db.agents import AgentRow, read_agent_at
 from manage_db.branches import project_branch
 from manage_db.ids import check_id
+from manage_db.next_run import InvalidSchedule, next_fire_time
 from manage_db.store import ManageStore
 from manage_db.timestamps import from_db
 from manage_db.triggers import TriggerRow, read_trigger_at
@@ -236,6 +237,16 @@ def _decide(
         return _Refusal(
             "skipped", f"trigger {run.trigger_id} was disabled (version {trigger.version})"
         )
+    if (
+        run.kind == "scheduled"
+        and trigger.version != run.trigger_version
+        and not _still_scheduled(trigger, run.scheduled_for)
+    ):
+        return _Refusal(
+            "skipped",
+            f"schedule changed since dispatch: {run.scheduled_for} is no longer a fire time of "
+            f"trigger {run.trigger_id} (version {trigger.version})",
+        )
     if agent is None:
         return _Refusal("failed", f"agent {run.agent_id} not found")
     if trigger.overlap_policy == "skip":
@@ -247,6 +258,22 @@ def _decide(
     except TemplateError as exc:
         return _Refusal("failed", f"template error: {exc.message}")
     return _Go(trigger, agent, message)
+
+
+def _still_scheduled(trigger: TriggerRow, scheduled_for: str) -> bool:
+    """Whether the trigger as it stands now would fire at `scheduled_for` too: an edit that
+    kept the schedule lets an already dispatched run go; a reschedule stops it."""
+    instant = from_db(scheduled_for)
+    assert instant is not None
+    if trigger.run_at is not None:
+        return from_db(trigger.run_at) == instant
+    if trigger.cron_expression is None:
+        return False
+    try:
+        after = instant - timedelta(seconds=1)
+        return next_fire_time(trigger.cron_expression, trigger.cron_timezone, after) == instant
+    except InvalidSchedule:
+        return False
 
 
 def _template_context(run: RunnerInput, trigger: TriggerRow, row: Invocation) -> TemplateContext:

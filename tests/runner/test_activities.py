@@ -89,6 +89,36 @@ async def test_a_scheduled_run_of_a_trigger_disabled_since_dispatch_is_skipped(
     assert (row.status, row.finished_at, row.started_at) == ("skipped", NOW, None)
 
 
+async def test_a_scheduled_run_of_a_trigger_rescheduled_since_dispatch_is_skipped(
+    manage_store: ManageStore, session_factory: sessionmaker[Session], client: httpx.AsyncClient
+) -> None:
+    trigger = seed(manage_store, "http://127.0.0.1:9/hook")
+    edit_trigger(manage_store, trigger.id, cron_expression="0 10 * * *")
+    activities, begin = _begin(manage_store, session_factory, client, scheduled_run(trigger))
+
+    plan = ActivityEnvironment().run(activities.begin_invocation, begin)
+
+    assert (plan.status, plan.reason, plan.delivery) == (
+        "skipped",
+        "schedule changed since dispatch: 2024-03-05T09:00:00Z is no longer a fire time of "
+        "trigger daily (version 2)",
+        None,
+    )
+
+
+async def test_an_edit_that_keeps_the_schedule_lets_a_dispatched_run_go(
+    manage_store: ManageStore, session_factory: sessionmaker[Session], client: httpx.AsyncClient
+) -> None:
+    trigger = seed(manage_store, "http://127.0.0.1:9/hook")
+    edit_trigger(manage_store, trigger.id, name="Daily report v2", cron_expression="0 9,21 * * *")
+    activities, begin = _begin(manage_store, session_factory, client, scheduled_run(trigger))
+
+    plan = ActivityEnvironment().run(activities.begin_invocation, begin)
+
+    assert plan.status == "running"
+    assert plan.delivery is not None
+
+
 async def test_a_one_time_trigger_disabled_by_its_own_dispatch_still_runs(
     manage_store: ManageStore, session_factory: sessionmaker[Session], client: httpx.AsyncClient
 ) -> None:
