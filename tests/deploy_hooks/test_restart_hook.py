@@ -1,6 +1,8 @@
 """`POST /v1/deploy/restart-scheduler`: bearer secret, a generation per deployment, newest wins."""
 
 import asyncio
+import hashlib
+import hmac
 from dataclasses import replace
 from datetime import timedelta
 
@@ -58,9 +60,25 @@ async def test_anything_but_the_right_secret_gets_a_generic_401(
         assert session.scalar(select(func.count()).select_from(SchedulerGeneration)) == 0
 
 
-def test_the_secret_comparison_is_by_digest() -> None:
+def test_the_secret_comparison_is_constant_time_over_digests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both sides are hashed first, so the comparison's time says nothing of the length."""
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def recording(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", recording)
     assert secret_matches("abc", "abc") is True
-    assert secret_matches("abc", "abd") is False
+    assert secret_matches("a-much-longer-guess", "abc") is False
+    assert [(len(a), len(b)) for a, b in compared] == [(32, 32), (32, 32)]
+    assert compared[1] == (
+        hashlib.sha256(b"a-much-longer-guess").digest(),
+        hashlib.sha256(b"abc").digest(),
+    )
     assert secret_matches("", "abc") is False
     assert secret_matches("abc", None) is False
 
