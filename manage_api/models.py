@@ -322,7 +322,8 @@ class Trigger(BaseModel):
     misfire_grace_seconds: int
     next_run_at: Timestamp | None = Field(description="Server-managed: the next due instant.")
     last_scheduled_for: Timestamp | None = Field(
-        description="Server-managed: the last instant dispatched."
+        description="Server-managed: the last instant the scheduler dispatched. Whether that "
+        "run delivered, failed or was skipped (e.g. by overlap_policy) is on its invocation."
     )
     version: int = Field(description="Server-managed: +1 on every change; the ETag.")
     created_at: Timestamp
