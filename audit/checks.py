@@ -10,7 +10,7 @@ import logging
 from datetime import datetime, timedelta
 
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from audit.findings import (
     INVOCATION_ORPHANED,
@@ -32,6 +32,7 @@ from audit.scan import (
     RuntimeSnapshot,
     SchedulerRun,
 )
+from dispatcher.control import latest_run
 from manage_db.next_run import InvalidSchedule, validate_cron, validate_timezone
 from manage_db.timestamps import from_db, to_db
 from manage_db.triggers import TriggerRow
@@ -278,14 +279,12 @@ async def workflow_status(client: Client, workflow_id: str) -> WorkflowExecution
     unreachable Temporal is never mistaken for a stopped scheduler.
     """
     try:
-        description = await client.get_workflow_handle(workflow_id).describe()
+        description = await latest_run(client, workflow_id)
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return None
         raise TemporalUnavailable(exc.message) from exc
     except RuntimeError as exc:  # a lazy client that cannot connect
         raise TemporalUnavailable(str(exc)) from exc
-    return description.status
+    return None if description is None else description.status
 
 
 def _status_name(status: WorkflowExecutionStatus | None) -> str:

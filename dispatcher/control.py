@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -146,15 +146,20 @@ async def _start(client: Client, allocation: Allocation, tick_seconds: int, rest
     return handle.result_run_id
 
 
-async def _is_running(client: Client, workflow_id: str) -> bool:
-    """Whether the workflow's latest run runs (continue-as-new moves the run id along)."""
+async def latest_run(client: Client, workflow_id: str) -> WorkflowExecutionDescription | None:
+    """The workflow id's latest run as Temporal describes it (continue-as-new and restarts keep
+    the id), or None when Temporal does not know the id; other RPC failures are raised."""
     try:
-        description = await client.get_workflow_handle(workflow_id).describe()
+        return await client.get_workflow_handle(workflow_id).describe()
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            return False
+            return None
         raise
-    return description.status == WorkflowExecutionStatus.RUNNING
+
+
+async def _is_running(client: Client, workflow_id: str) -> bool:
+    description = await latest_run(client, workflow_id)
+    return description is not None and description.status == WorkflowExecutionStatus.RUNNING
 
 
 def _allocate(

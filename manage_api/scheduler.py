@@ -11,6 +11,7 @@ from starlette.routing import Route
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from dispatcher.control import latest_run
 from manage_api.auth import require_admin
 from manage_api.context import ApiContext
 from manage_api.problems import Problem
@@ -22,8 +23,10 @@ log = logging.getLogger(__name__)
 async def current_run(client: Client, workflow_id: str) -> tuple[str | None, bool]:
     """The workflow's latest run (continue-as-new moves it on) and whether Temporal says it runs."""
     try:
-        description = await client.get_workflow_handle(workflow_id).describe()
+        description = await latest_run(client, workflow_id)
     except RPCError:
+        return None, False
+    if description is None:
         return None, False
     return description.run_id, description.status == WorkflowExecutionStatus.RUNNING
 
