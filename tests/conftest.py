@@ -12,7 +12,9 @@ import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
@@ -20,8 +22,12 @@ import pytest_asyncio
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from dispatcher.activities import DispatchActivities
+from dispatcher.workflows import SchedulerWorkflow
 from manage_db.migrate import migrate_store
 from manage_db.store import ManageStore
 from runtime_db import migrate as runtime_migrate
@@ -128,6 +134,58 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest.fixture
+def queue_for(task_queue: str) -> Callable[[str], str]:
+    return lambda deployment_id: f"{task_queue}-{deployment_id}"
+
+
+class DeploymentWorkers:
+    """Scheduler workers for the deployments a test rolls out, one task queue each."""
+
+    def __init__(
+        self,
+        client: Client,
+        store: ManageStore,
+        session_factory: sessionmaker[Session],
+        queue_for: Callable[[str], str],
+        stack: AsyncExitStack,
+        executor: ThreadPoolExecutor,
+    ) -> None:
+        self._client, self._store, self._sessions = client, store, session_factory
+        self._queue_for, self._stack, self._executor = queue_for, stack, executor
+
+    async def start(self, deployment_id: str) -> None:
+        queue = self._queue_for(deployment_id)
+        activities = DispatchActivities(self._store, self._sessions, self._client, queue)
+        worker = Worker(
+            self._client,
+            task_queue=queue,
+            workflows=[SchedulerWorkflow],
+            activities=activities.callables(),
+            activity_executor=self._executor,
+        )
+        await self._stack.enter_async_context(worker)
+
+
+@pytest_asyncio.fixture
+async def deployment_workers(
+    time_skipping_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    queue_for: Callable[[str], str],
+) -> AsyncIterator[DeploymentWorkers]:
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        async with AsyncExitStack() as stack:
+            yield DeploymentWorkers(
+                time_skipping_env.client,
+                manage_store,
+                session_factory,
+                queue_for,
+                stack,
+                executor,
+            )
 
 
 @pytest.hookimpl(trylast=True)

@@ -14,7 +14,8 @@ from deploy_hooks.client import restart_scheduler
 from deploy_hooks.routes import DeployContext
 from manage_api.context import ApiContext
 from manage_db.store import ManageStore
-from tests.deploy_hooks.conftest import SECRET, DeploymentWorkers
+from tests.conftest import DeploymentWorkers
+from tests.deploy_hooks.conftest import SECRET
 from tests.runner.conftest import Reply, ScriptedAgent, serve
 from timekeeper.app import create_app
 from timekeeper.cli import run

@@ -20,7 +20,8 @@ from manage_api.context import ApiContext
 from manage_db.store import ManageStore
 from runtime_db.models import SchedulerGeneration
 from runtime_db.scheduler_state import current_state
-from tests.deploy_hooks.conftest import SECRET, DeploymentWorkers
+from tests.conftest import DeploymentWorkers
+from tests.deploy_hooks.conftest import SECRET
 from timekeeper.app import create_app
 from timekeeper.embedded import free_port
 
