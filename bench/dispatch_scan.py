@@ -17,7 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from dispatcher.scan import BranchCache, scan_due  # first: bootstraps doltlite
+from seeding import bench_trigger  # imports manage_db first, which bootstraps doltlite
+
+from dispatcher.scan import BranchCache, scan_due
 from manage_db.branches import parse_branch, project_branch
 from manage_db.migrate import migrate_store
 from manage_db.store import ManageStore, branch_heads
@@ -28,28 +30,11 @@ BOUND = 100  # the default per-branch bound
 
 
 def _trigger(index: int) -> TriggerRow:
-    return TriggerRow(
-        id=f"t{index}",
-        agent_id="agent-1",
-        name=f"trigger {index}",
-        description=None,
-        enabled=True,
+    # every next_run_at is after AS_OF: an idle store
+    return bench_trigger(
+        index,
         cron_expression="0 * * * *",
-        run_at=None,
-        cron_timezone="UTC",
-        message_template="hello",
-        payload="{}",
-        max_retries=0,
-        retry_delay_seconds=1,
-        timeout_seconds=10,
-        overlap_policy="allow",
-        misfire_grace_seconds=3600,
-        next_run_at=f"2026-03-02T{11 + index % 12:02}:00:00Z",  # all after AS_OF
-        last_scheduled_for=None,
-        version=1,
-        request_key=None,
-        created_at="2026-01-01T00:00:00Z",
-        updated_at="2026-01-01T00:00:00Z",
+        next_run_at=f"2026-03-02T{11 + index % 12:02}:00:00Z",
     )
 
 

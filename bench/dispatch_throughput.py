@@ -23,11 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from seeding import bench_trigger  # imports manage_db first, which bootstraps doltlite
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 
-from dispatcher.activities import DispatchActivities  # first: bootstraps doltlite
+from dispatcher.activities import DispatchActivities
 from dispatcher.models import DispatchInput, DispatchLimits
 from manage_db.branches import project_branch
 from manage_db.migrate import migrate_store
@@ -42,29 +43,7 @@ AS_OF = "2026-03-02T10:00:00Z"
 
 
 def _trigger(index: int) -> TriggerRow:
-    return TriggerRow(
-        id=f"t{index}",
-        agent_id="agent-1",
-        name=f"trigger {index}",
-        description=None,
-        enabled=True,
-        cron_expression="*/5 * * * *",
-        run_at=None,
-        cron_timezone="UTC",
-        message_template="hello",
-        payload="{}",
-        max_retries=0,
-        retry_delay_seconds=1,
-        timeout_seconds=10,
-        overlap_policy="allow",
-        misfire_grace_seconds=3600,
-        next_run_at=AS_OF,
-        last_scheduled_for=None,
-        version=1,
-        request_key=None,
-        created_at="2026-01-01T00:00:00Z",
-        updated_at="2026-01-01T00:00:00Z",
-    )
+    return bench_trigger(index, cron_expression="*/5 * * * *", next_run_at=AS_OF)
 
 
 def build(store: ManageStore, triggers: int, branches: int) -> None:
