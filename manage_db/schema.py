@@ -1,8 +1,8 @@
 """The manage schema, as an ordered list of migrations applied to `main` and every project branch.
 
 A migration that adds something the scheduler reads must carry a `backfill` that fills it for
-rows that already exist: a reference system once added `next_run_at` without one, and every
-existing trigger silently stopped.
+rows that already exist: adding `next_run_at` without one would leave every existing trigger
+unscheduled, silently.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from tests.audit.conftest import (
     user_disable,
 )
 
-# The reference system's bug: a migration that rebuilt `next_run_at` with no backfill.
+# The classic bug: a migration that rebuilt `next_run_at` with no backfill.
 REBUILD_WITHOUT_BACKFILL = Migration(
     2,
     "rebuild next_run_at (no backfill)",
