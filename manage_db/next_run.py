@@ -40,6 +40,16 @@ _JUNK_ZONES = frozenset({"localtime", "posixrules", "Factory"})
 _OFFSET_SPREAD_HOURS = 26
 # decide_due counts missed occurrences one by one up to here, then extrapolates.
 _COUNT_CAP = 256
+# The nicknames classic cron accepts; stored as written, computed as their five fields.
+MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
 
 
 class InvalidSchedule(ValueError):
@@ -82,8 +92,15 @@ class DueDecision:
 
 
 def validate_cron(expr: str) -> None:
-    """Five fields, values in range, fires at least once; InvalidSchedule otherwise."""
+    """Five fields (or a macro such as `@daily`), values in range, fires at least once;
+    InvalidSchedule otherwise."""
     _hour_is_wildcard(expr)
+
+
+def cron_fields(expr: str) -> str:
+    """The five fields `expr` stands for: a macro's expansion, or `expr` with spaces folded."""
+    text = expr.strip()
+    return MACROS.get(text.lower(), " ".join(text.split()))
 
 
 def validate_timezone(name: str) -> ZoneInfo:
@@ -98,7 +115,7 @@ def iter_fire_times(cron_expression: str, timezone: str, after: datetime) -> Ite
     wildcard = _hour_is_wildcard(cron_expression)
     zone = validate_timezone(timezone)
     start = utc(after).replace(tzinfo=None)
-    return _fire_times(" ".join(cron_expression.split()), zone, wildcard, start)
+    return _fire_times(cron_fields(cron_expression), zone, wildcard, start)
 
 
 def next_fire_time(cron_expression: str, timezone: str, after: datetime) -> datetime:
@@ -186,7 +203,12 @@ def _hour_is_wildcard(expr: str) -> bool:
     """Validates `expr`; True when its hour field is `*` or a step (fires every real instant)."""
     if not isinstance(expr, str):
         raise InvalidSchedule("cron_expression", "must be a string")
-    fields = expr.split()
+    if expr.strip().startswith("@") and expr.strip().lower() not in MACROS:
+        raise InvalidSchedule(
+            "cron_expression",
+            f"{expr!r} is not a known macro; use one of {', '.join(sorted(MACROS))}",
+        )
+    fields = cron_fields(expr).split()
     if len(fields) != 5:
         raise InvalidSchedule(
             "cron_expression",

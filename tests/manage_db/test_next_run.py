@@ -306,7 +306,7 @@ def test_naive_datetimes_are_refused() -> None:
         "*/0 * * * *",
         "",
         "a b c d e",
-        "@daily",
+        "@fortnightly",
         "R * * * *",
         "0 0 30 2 *",
     ],
