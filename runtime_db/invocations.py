@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -18,7 +18,6 @@ from runtime_db.models import Invocation, InvocationAttempt
 
 OPEN_STATUSES = ("pending", "running")
 TERMINAL_STATUSES = ("completed", "failed", "cancelled", "skipped")
-STATUSES = OPEN_STATUSES + TERMINAL_STATUSES
 
 
 @dataclass(frozen=True)
@@ -99,9 +98,10 @@ def list_invocations(
     trigger_id: str | None = None,
     status: str | None = None,
     limit: int = 50,
-    offset: int = 0,
+    before: tuple[datetime, uuid.UUID] | None = None,
 ) -> list[Invocation]:
-    """Newest first."""
+    """Newest first by (created_at, id); `before` is the key of the last row already seen, so
+    a page starts strictly after it whatever was inserted meanwhile (keyset paging)."""
     query = select(Invocation).where(
         Invocation.tenant_id == tenant_id, Invocation.project_id == project_id
     )
@@ -111,7 +111,9 @@ def list_invocations(
         query = query.where(Invocation.trigger_id == trigger_id)
     if status is not None:
         query = query.where(Invocation.status == status)
-    query = query.order_by(Invocation.created_at.desc(), Invocation.id).limit(limit).offset(offset)
+    if before is not None:
+        query = query.where(tuple_(Invocation.created_at, Invocation.id) < tuple_(*before))
+    query = query.order_by(Invocation.created_at.desc(), Invocation.id.desc()).limit(limit)
     return list(session.execute(query).scalars())
 
 

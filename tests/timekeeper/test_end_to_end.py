@@ -61,7 +61,6 @@ async def test_a_trigger_created_through_the_api_fires_into_a_real_agent_and_is_
         async with httpx.AsyncClient() as http:
             deps = WorkerDeps(settings, client, session_factory, manage_store, http)
             worker = build_worker(deps, executor)
-            assert worker is not None
             async with worker:
                 assert (
                     await api.post("/v1/tenants/acme/projects", json={"id": "web", "name": "Web"})
