@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
 
 from service.errors import (
     Conflict,
@@ -118,7 +119,20 @@ async def _handle_domain(request: Request, exc: Exception) -> Response:
 
 async def _handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return problem_response(exc.status_code, status_title(exc.status_code), headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return problem_response(exc.status_code, status_title(exc.status_code), headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route at this path: Starlette names only the first route's, and
+    routes here carry one method each."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
 
 
 async def _handle_unexpected(request: Request, exc: Exception) -> Response:

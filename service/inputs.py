@@ -164,10 +164,8 @@ INVOCATION_STATUSES = OPEN_STATUSES + TERMINAL_STATUSES
 
 
 class InvocationQuery(PageQuery):
-    status: str | None = Field(
-        default=None,
-        json_schema_extra={"enum": list(INVOCATION_STATUSES)},
-        description="Only invocations with this status.",
+    status: Annotated[str, Field(json_schema_extra={"enum": list(INVOCATION_STATUSES)})] | None = (
+        Field(default=None, description="Only invocations with this status.")
     )
 
     @field_validator("status")
