@@ -54,7 +54,10 @@ class Trigger(TriggerFields):
 
     id: Id
     agent_id: Id
-    run_at: Timestamp | None = Field(description="One-time fire instant (UTC), or null.")
+    # Answers carry run_at as the stored UTC text, where requests take any aware instant.
+    run_at: Timestamp | None = Field(  # type: ignore[assignment]
+        description="One-time fire instant (UTC), or null."
+    )
     next_run_at: Timestamp | None = Field(description="Server-managed: the next due instant.")
     last_scheduled_for: Timestamp | None = Field(
         description="Server-managed: the last instant the scheduler dispatched. Whether that "

@@ -8,17 +8,17 @@ the app serves, with the pydantic models' JSON schemas as components.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]  # no type info
 
 from manage_api.models import OpenApiDocument, ProblemDetails
 from manage_api.problems import PROBLEM_JSON
@@ -74,7 +74,7 @@ def _parameters(path: str, op: Operation) -> list[dict[str, Any]]:
     return params
 
 
-def _operation(route: ApiRoute, refs: dict[tuple[type[BaseModel], str], Any]) -> dict[str, Any]:
+def _operation(route: ApiRoute, refs: Mapping[Any, Any]) -> dict[str, Any]:
     op = route.operation
     ok: dict[str, Any] = {"description": HTTPStatus(op.status).phrase}
     if op.response is not None:
@@ -118,10 +118,9 @@ def api_routes_of(routes: Sequence[BaseRoute]) -> list[ApiRoute]:
 
 def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     documented = api_routes_of(routes)
-    keys = [
-        (model, mode) for model in _models(documented) for mode in ("validation", "serialization")
-    ]
-    refs, top = models_json_schema(keys, ref_template=_REF)  # type: ignore[arg-type]  # pydantic's Literal mode
+    modes: tuple[JsonSchemaMode, ...] = ("validation", "serialization")
+    keys = [(model, mode) for model in _models(documented) for mode in modes]
+    refs, top = models_json_schema(keys, ref_template=_REF)
     paths: dict[str, dict[str, Any]] = {}
     for route in documented:
         paths.setdefault(route.path, {})[route.method] = _operation(route, refs)

@@ -46,7 +46,8 @@ class TriggerRow:
 
     @property
     def payload_dict(self) -> dict[str, Any]:
-        return json.loads(self.payload)
+        payload: dict[str, Any] = json.loads(self.payload)
+        return payload
 
     def user_fields(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in USER_FIELDS}

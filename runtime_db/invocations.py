@@ -9,8 +9,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, func, select, tuple_, update
+from sqlalchemy import CursorResult, Select, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -68,7 +69,7 @@ def create_invocation(
     return row, inserted is not None
 
 
-def _by_key(key: InvocationKey) -> Select[tuple[Invocation]]:
+def _by_key(key: InvocationKey) -> Select[Invocation]:
     return select(Invocation).where(
         Invocation.tenant_id == key.tenant_id,
         Invocation.project_id == key.project_id,
@@ -142,7 +143,7 @@ def cancel_pending(
             status="cancelled", status_reason=reason, cancel_requested=True, finished_at=now
         )
     )
-    return result.rowcount
+    return cast(CursorResult[Any], result).rowcount  # DML answers a CursorResult
 
 
 def record_attempt(session: Session, attempt: InvocationAttempt) -> None:

@@ -131,12 +131,11 @@ class _PatchBase(Request):
         return value
 
 
-TriggerPatch = create_model(
-    "TriggerPatch",
-    __base__=_PatchBase,
-    __doc__=_PatchBase.__doc__,
-    **{name: _optional(info) for name, info in TriggerFields.model_fields.items()},
-)
+_PATCH_FIELDS: dict[str, Any] = {
+    name: _optional(info) for name, info in TriggerFields.model_fields.items()
+}
+TriggerPatch = create_model("TriggerPatch", __base__=_PatchBase, **_PATCH_FIELDS)
+TriggerPatch.__doc__ = _PatchBase.__doc__
 
 
 class RevertRequest(Request):
