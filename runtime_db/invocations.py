@@ -84,12 +84,6 @@ def get_invocation(session: Session, invocation_id: uuid.UUID) -> Invocation | N
     return session.get(Invocation, invocation_id)
 
 
-def get_by_workflow_id(session: Session, workflow_id: str) -> Invocation | None:
-    return session.execute(
-        select(Invocation).where(Invocation.workflow_id == workflow_id)
-    ).scalar_one_or_none()
-
-
 def list_invocations(
     session: Session,
     *,
