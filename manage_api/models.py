@@ -11,11 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.fields import Id, Timestamp
-from service.inputs import AgentEndpoint, TriggerFields
-
-# What a client may not set on a trigger: the store's server-managed columns, as named in bodies.
-SERVER_MANAGED = ("agent_id", "next_run_at", "last_scheduled_for", "version", "created_at",
-                  "updated_at")  # fmt: skip
+from service.inputs import AgentEndpoint, TriggerCreate, TriggerFields
 
 _NEXT_CURSOR = Field(
     description="Pass as `cursor` for the next page; null on the last page.",
@@ -66,6 +62,12 @@ class Trigger(TriggerFields):
     version: int = Field(description="Server-managed: +1 on every change; the ETag.")
     created_at: Timestamp
     updated_at: Timestamp
+
+
+# What a client may not set on a trigger: what an answer shows beyond what a create takes.
+SERVER_MANAGED = tuple(
+    name for name in Trigger.model_fields if name not in TriggerCreate.model_fields
+)
 
 
 class TriggerPage(BaseModel):
