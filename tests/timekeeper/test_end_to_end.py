@@ -13,10 +13,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from dispatcher.control import start_scheduler
 from examples.echo_agent import create_app as create_echo_agent
-from manage_api.context import ApiContext
 from manage_db.store import ManageStore
 from runtime_db.api_keys import create_key
 from runtime_db.scheduler_state import current_state
+from service.context import ServiceContext
 from tests.runner.conftest import serve
 from timekeeper.app import create_app
 from timekeeper.settings import Settings
@@ -39,7 +39,7 @@ async def api(
 ) -> AsyncIterator[httpx.AsyncClient]:
     with session_factory.begin() as session:
         key, _ = create_key(session, tenant_id="acme", is_admin=False, principal="alice")
-    ctx = ApiContext(session_factory, manage_store, time_skipping_env.client, task_queue)
+    ctx = ServiceContext(session_factory, manage_store, time_skipping_env.client, task_queue)
     transport = httpx.ASGITransport(app=create_app(ctx))
     async with httpx.AsyncClient(
         transport=transport, base_url="http://test", headers={"Authorization": f"Bearer {key}"}
