@@ -3,12 +3,14 @@ override characters in text a person reads, bodies over the limit, methods a rou
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any
 
 import pytest
 
 from manage_api.inputs import MAX_BODY_BYTES
 from tests.manage_api.conftest import TRIGGERS, WEB, Api, nightly
+from timekeeper.app import create_app
 
 _LINE = "must not contain control or bidirectional override characters"
 _TEXT = (
@@ -56,13 +58,13 @@ async def test_project_names_are_checked_alike(api: Api) -> None:
 async def test_a_body_declared_too_large_is_refused_before_it_is_read(web: Api) -> None:
     """The ASGI app is called directly: what it pulled from `receive` shows it read nothing."""
     pulled: list[bytes] = []
-    sent: list[dict[str, object]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
-    async def receive() -> dict[str, object]:
+    async def receive() -> MutableMapping[str, Any]:
         pulled.append(b"x" * 1024)
         return {"type": "http.request", "body": pulled[-1], "more_body": True}
 
-    async def send(message: dict[str, object]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     declared = str(200 * 1024 * 1024).encode()
@@ -83,8 +85,7 @@ async def test_a_body_declared_too_large_is_refused_before_it_is_read(web: Api) 
         "client": ("127.0.0.1", 1),
         "root_path": "",
     }
-    transport = web.client._transport
-    await transport.app(scope, receive, send)  # type: ignore[attr-defined]
+    await create_app(web.ctx)(scope, receive, send)
     assert sent[0]["status"] == 413
     assert pulled == []
 
