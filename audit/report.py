@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from audit.findings import CHECKS, Finding, Repair, sort_key
+from manage_db.timestamps import to_db
 
 
 @dataclass
@@ -40,7 +41,7 @@ class AuditReport:
         ordered = self.sorted()
         return {
             "healthy": self.healthy,
-            "checked_at": format_instant(self.checked_at),
+            "checked_at": to_db(self.checked_at),
             "findings": [
                 {
                     "check": f.check,
@@ -57,10 +58,6 @@ class AuditReport:
             ],
             "counts": self.counts,
         }
-
-
-def format_instant(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _subject_text(subject: dict[str, Any]) -> str:
@@ -102,7 +99,7 @@ def render_table(report: AuditReport) -> str:
     if lines:
         lines.append("")
     fixed = sum(1 for f in ordered.findings if f.fixed)
-    checked = format_instant(report.checked_at)
+    checked = to_db(report.checked_at)
     if not ordered.findings:
         lines.append(f"healthy: nothing found (checked {checked})")
     elif report.healthy:

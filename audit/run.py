@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
@@ -25,10 +25,7 @@ from audit.report import AuditReport
 from audit.scan import Progress, RuntimeSnapshot, read_manage, read_runtime
 from manage_db.schema import MIGRATIONS, Migration
 from manage_db.store import ManageStore
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from manage_db.timestamps import utc_now
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The client CI runs after a deploy: call the restart hook, retrying what is transient.
+"""The client CI runs after a deploy: call the restart hook, retrying what is transient (tenacity).
 
 Exit statuses: 0 the scheduler was restarted (or already ran for this deployment), 1 it could
 not be, 2 the command was misused (no secret, bad arguments).
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -22,6 +23,10 @@ class RestartOutcome:
     attempts: int
     message: str
     response: dict[str, Any] | None = None
+
+
+class _Retryable(Exception):
+    """An answer worth another attempt: the hook was unreachable or answered a transient status."""
 
 
 def restart_scheduler(
@@ -35,11 +40,19 @@ def restart_scheduler(
     sleep: Callable[[float], None] = time.sleep,
     transport: httpx.BaseTransport | None = None,
 ) -> RestartOutcome:
-    """POST the hook until it answers 200, a non-retryable error, or attempts run out."""
+    """POST the hook until it answers 200, a non-retryable error, or attempts run out; the
+    delay doubles from `backoff_seconds` between attempts."""
     endpoint = url.rstrip("/") + "/v1/deploy/restart-scheduler"
-    last = "no attempt made"
+    retrying = Retrying(
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential(multiplier=backoff_seconds),
+        retry=retry_if_exception_type(_Retryable),
+        sleep=sleep,
+        reraise=True,
+    )
     with httpx.Client(timeout=timeout_seconds, transport=transport) as client:
-        for attempt in range(1, attempts + 1):
+
+        def attempt() -> httpx.Response:
             try:
                 response = client.post(
                     endpoint,
@@ -47,16 +60,23 @@ def restart_scheduler(
                     headers={"Authorization": f"Bearer {secret}"},
                 )
             except httpx.TransportError as exc:
-                last = f"cannot reach {endpoint}: {type(exc).__name__}"
-            else:
-                if response.status_code == 200:
-                    return RestartOutcome(True, attempt, "scheduler restarted", response.json())
-                last = f"{endpoint} answered {response.status_code}: {_detail(response)}"
-                if response.status_code not in RETRYABLE_STATUSES:
-                    return RestartOutcome(False, attempt, last)
-            if attempt < attempts:
-                sleep(backoff_seconds * 2 ** (attempt - 1))
-    return RestartOutcome(False, attempts, f"gave up after {attempts} attempts; last: {last}")
+                raise _Retryable(f"cannot reach {endpoint}: {type(exc).__name__}") from exc
+            if response.status_code in RETRYABLE_STATUSES:
+                raise _Retryable(f"{endpoint} answered {response.status_code}: {_detail(response)}")
+            return response
+
+        try:
+            response = retrying(attempt)
+        except _Retryable as exc:
+            return RestartOutcome(
+                False, attempts, f"gave up after {attempts} attempts; last: {exc}"
+            )
+    made = retrying.statistics.get("attempt_number", 1)
+    if response.status_code == 200:
+        return RestartOutcome(True, made, "scheduler restarted", response.json())
+    return RestartOutcome(
+        False, made, f"{endpoint} answered {response.status_code}: {_detail(response)}"
+    )
 
 
 def _detail(response: httpx.Response) -> str:

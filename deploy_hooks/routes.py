@@ -1,24 +1,27 @@
 """`POST /v1/deploy/restart-scheduler`: CI moves the scheduler onto the code it just deployed.
 
-Failures answer with generic bodies; what went wrong goes to the log, never to the caller.
+Failures answer problem+json with generic bodies, like every other endpoint; what went wrong
+goes to the log, never to the caller.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
 from temporalio.client import Client
 
-from deploy_hooks.secret import bearer_token, secret_matches
+from deploy_hooks.secret import secret_matches
 from dispatcher.control import SchedulerStart, start_scheduler
+from manage_api.bearer import bearer_token
+from manage_api.inputs import json_object, parse_body
+from manage_api.problems import Problem
+from manage_api.routing import Operation, RouteList
 
 log = logging.getLogger(__name__)
 
@@ -47,36 +50,32 @@ class DeployContext:
     task_queue_for: Callable[[str], str]
 
 
-def _problem(status: int, title: str, detail: str, **extra: object) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+def deploy_routes(ctx: DeployContext) -> RouteList:
+    routes = RouteList("ops")
 
-
-def deploy_routes(ctx: DeployContext) -> list[Route]:
-    async def restart_scheduler(request: Request) -> JSONResponse:
+    @routes.post(
+        "/v1/deploy/restart-scheduler",
+        Operation(
+            "restartScheduler",
+            "Move the scheduler to a new deployment (deploy secret as bearer)",
+            RestartResponse,
+            body=RestartRequest,
+            errors=(409, 500),
+        ),
+    )
+    async def restart_scheduler(request: Request) -> Response:
         if not secret_matches(
             bearer_token(request.headers.get("authorization")), ctx.deploy_secret
         ):
             if ctx.deploy_secret is None:
                 log.warning("deploy hook called but TIMEKEEPER_DEPLOY_SECRET is not set")
-            return _problem(401, "Unauthorized", "Not authorized.")
-        try:
-            payload = json.loads(await request.body())
-        except (ValueError, RecursionError):
-            return _problem(400, "Bad Request", "The body is not valid JSON.")
-        try:
-            body = RestartRequest.model_validate(payload)
-        except ValidationError as exc:
-            errors = [
-                {"field": ".".join(map(str, e["loc"])) or "body", "message": e["msg"]}
-                for e in exc.errors(include_url=False, include_input=False)
-            ]
-            return _problem(422, "Unprocessable Content", "Invalid fields.", errors=errors)
+            raise Problem(401, "Not authorized.")
+        body = parse_body(RestartRequest, await json_object(request))
         try:
             started = await _start(ctx, body.deployment_id)
         except Exception:
             log.exception("restart-scheduler failed for deployment %s", body.deployment_id)
-            return _problem(500, "Internal Server Error", "The scheduler could not be restarted.")
+            raise Problem(500, "The scheduler could not be restarted.") from None
         if started.superseded_by is not None:
             log.warning(
                 "restart-scheduler refused: deployment %s (generation %s) is older than the"
@@ -85,9 +84,8 @@ def deploy_routes(ctx: DeployContext) -> list[Route]:
                 started.generation,
                 started.superseded_by,
             )
-            return _problem(
+            raise Problem(
                 409,
-                "Conflict",
                 f"Deployment {body.deployment_id} is older than the running scheduler; "
                 "roll out under a new deployment_id to move the scheduler.",
             )
@@ -106,7 +104,7 @@ def deploy_routes(ctx: DeployContext) -> list[Route]:
         )
         return JSONResponse(response.model_dump())
 
-    return [Route("/v1/deploy/restart-scheduler", restart_scheduler, methods=["POST"])]
+    return routes
 
 
 def _start(ctx: DeployContext, deployment_id: str) -> Awaitable[SchedulerStart]:

@@ -13,8 +13,3 @@ def secret_matches(provided: str | None, expected: str | None) -> bool:
     return hmac.compare_digest(
         hashlib.sha256(provided.encode()).digest(), hashlib.sha256(expected.encode()).digest()
     )
-
-
-def bearer_token(authorization: str | None) -> str | None:
-    scheme, _, token = (authorization or "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None

@@ -6,27 +6,23 @@ from starlette.routing import BaseRoute
 
 from manage_api.agents import agent_routes
 from manage_api.bulk import bulk_routes
-from manage_api.context import ApiContext
 from manage_api.health import health_routes
 from manage_api.openapi import openapi_routes
 from manage_api.projects import project_routes
 from manage_api.runs import runs_routes
 from manage_api.scheduler import scheduler_routes
-from manage_api.trigger_history import history_routes
 from manage_api.triggers import trigger_routes
-from manage_api.upcoming import upcoming_routes
+from service.context import ServiceContext
 
 
-def api_routes(ctx: ApiContext) -> list[BaseRoute]:
+def api_routes(ctx: ServiceContext) -> list[BaseRoute]:
     return [
         *health_routes(ctx),
         *scheduler_routes(ctx),
-        *openapi_routes(ctx),
+        *openapi_routes(),
         *project_routes(ctx),
         *agent_routes(ctx),
         *trigger_routes(ctx),
-        *history_routes(ctx),
-        *upcoming_routes(ctx),
         *bulk_routes(ctx),
         *runs_routes(ctx),
     ]

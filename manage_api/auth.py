@@ -5,30 +5,32 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from manage_api.context import ApiContext
+from manage_api.bearer import bearer_token
 from manage_api.problems import Problem
 from runtime_db.api_keys import Principal, authenticate
+from service.context import ServiceContext
 
-_UNAUTHORIZED = Problem(401, "A valid API key is required.", headers={"WWW-Authenticate": "Bearer"})
+
+def _unauthorized() -> Problem:
+    return Problem(401, "A valid API key is required.", headers={"WWW-Authenticate": "Bearer"})
 
 
-async def require_principal(request: Request, ctx: ApiContext) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise _UNAUTHORIZED
+async def require_principal(request: Request, ctx: ServiceContext) -> Principal:
+    key = bearer_token(request.headers.get("authorization"))
+    if key is None:
+        raise _unauthorized()
 
     def _lookup() -> Principal | None:
         with ctx.session_factory() as session:
-            return authenticate(session, key.strip())
+            return authenticate(session, key)
 
     principal = await run_in_threadpool(_lookup)
     if principal is None:
-        raise _UNAUTHORIZED
+        raise _unauthorized()
     return principal
 
 
-async def require_tenant(request: Request, ctx: ApiContext, tenant_id: str) -> Principal:
+async def require_tenant(request: Request, ctx: ServiceContext, tenant_id: str) -> Principal:
     """The caller, if it may see `tenant_id`; otherwise 404, as if nothing were there."""
     principal = await require_principal(request, ctx)
     if not principal.can_access(tenant_id):
@@ -36,7 +38,7 @@ async def require_tenant(request: Request, ctx: ApiContext, tenant_id: str) -> P
     return principal
 
 
-async def require_admin(request: Request, ctx: ApiContext) -> Principal:
+async def require_admin(request: Request, ctx: ServiceContext) -> Principal:
     principal = await require_principal(request, ctx)
     if not principal.is_admin:
         raise Problem(403, "An admin key is required.")

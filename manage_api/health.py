@@ -8,17 +8,24 @@ import logging
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
 
-from manage_api.context import ApiContext
+from manage_api.models import Health
+from manage_api.routing import Operation, RouteList
+from service.context import ServiceContext
 
 log = logging.getLogger(__name__)
 _TIMEOUT_SECONDS = 5.0
 
 
-def health_routes(ctx: ApiContext) -> list[Route]:
-    async def healthz(request: Request) -> JSONResponse:
+def health_routes(ctx: ServiceContext) -> RouteList:
+    routes = RouteList("ops")
+
+    @routes.get(
+        "/healthz",
+        Operation("getHealth", "Health of the three stores", Health, errors=(503,), public=True),
+    )
+    async def healthz(request: Request) -> Response:
         results = await asyncio.gather(
             _check("runtime_db", run_in_threadpool(_check_runtime, ctx)),
             _check("manage_db", run_in_threadpool(_check_manage, ctx)),
@@ -29,7 +36,7 @@ def health_routes(ctx: ApiContext) -> list[Route]:
         body = {"status": "ok" if healthy else "unavailable", "stores": stores}
         return JSONResponse(body, status_code=200 if healthy else 503)
 
-    return [Route("/healthz", healthz, methods=["GET"])]
+    return routes
 
 
 async def _check(name: str, probe: object) -> tuple[str, str]:
@@ -41,17 +48,17 @@ async def _check(name: str, probe: object) -> tuple[str, str]:
     return name, "ok"
 
 
-def _check_runtime(ctx: ApiContext) -> None:
+def _check_runtime(ctx: ServiceContext) -> None:
     with ctx.session_factory() as session:
         session.execute(text("select 1")).scalar_one()
 
 
-def _check_manage(ctx: ApiContext) -> None:
+def _check_manage(ctx: ServiceContext) -> None:
     with ctx.store.read() as conn:
         conn.execute("select count(*) from dolt_branches").fetchone()
 
 
-async def _check_temporal(ctx: ApiContext) -> None:
+async def _check_temporal(ctx: ServiceContext) -> None:
     if ctx.temporal is None:
         raise RuntimeError("no Temporal client configured")
     if not await ctx.temporal.service_client.check_health():

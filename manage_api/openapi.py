@@ -1,42 +1,36 @@
-"""`GET /openapi.json` (OpenAPI 3.1) and `GET /docs` (Swagger UI), neither behind auth.
+"""`GET /openapi.json` (OpenAPI 3.1) built from the app's own routes, and `GET /docs` (Swagger
+UI, its assets served by the app itself so the page works offline). Neither needs a key.
 
-The document is built from the pydantic models' JSON schemas and `manage_api.operations`. It
-describes the operations the app really serves (the table filtered by the app's routes), and a
-test holds every served route to having an entry in the table.
+Every route is an `ApiRoute` carrying its `Operation`; the document covers exactly the routes
+the app serves, with the pydantic models' JSON schemas as components.
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]  # no type info
 
-from manage_api import models as m
-from manage_api.context import ApiContext
-from manage_api.operations import OPERATIONS, Operation
+from manage_api.models import OpenApiDocument, ProblemDetails
 from manage_api.problems import PROBLEM_JSON
+from manage_api.routing import ApiRoute, Operation, RouteList
 from manage_db.ids import ID_PATTERN
 
-_MODELS: tuple[type[BaseModel], ...] = (
-    m.ProjectCreate, m.Project, m.ProjectList, m.AgentPut, m.Agent, m.AgentList,
-    m.TriggerCreate, m.TriggerPatch, m.Trigger, m.TriggerList, m.BulkTriggers, m.BulkResult,
-    m.RevertRequest, m.TriggerHistory, m.Upcoming, m.ProblemDetails,
-)  # fmt: skip
 _HEADERS = {
     "If-Match": 'The ETag (`"<version>"`) last read; a stale one answers 412, changing nothing.',
     "Idempotency-Key": "Makes a create without an id safe to repeat (1..200 visible ASCII).",
 }
-_STATUS = {
-    200: "OK",
-    201: "Created",
-    202: "Accepted",
-    204: "No Content",
+# What an error status means on this API; the success statuses say it themselves.
+_ERRORS = {
     400: "Malformed JSON, or an empty PATCH",
     401: "No valid API key",
     403: "Not an admin key",
@@ -48,17 +42,21 @@ _STATUS = {
     500: "Internal error (generic body)",
     503: "A store or Temporal is unavailable",
 }
+_REF = "#/components/schemas/{model}"
 
 
-def _schemas() -> tuple[dict[tuple[type[BaseModel], str], Any], dict[str, Any]]:
-    keys = [(model, mode) for model in _MODELS for mode in ("validation", "serialization")]
-    refs, top = models_json_schema(keys, ref_template="#/components/schemas/{model}")  # type: ignore[arg-type]
-    return refs, top.get("$defs", {})
+def _models(routes: Sequence[ApiRoute]) -> list[type[BaseModel]]:
+    found: dict[str, type[BaseModel]] = {ProblemDetails.__name__: ProblemDetails}
+    for route in routes:
+        for model in (route.operation.response, route.operation.body):
+            if model is not None:
+                found.setdefault(model.__name__, model)
+    return list(found.values())
 
 
-def _parameters(op: Operation) -> list[dict[str, Any]]:
+def _parameters(path: str, op: Operation) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = []
-    for name in re.findall(r"\{(\w+)\}", op.path):
+    for name in re.findall(r"\{(\w+)\}", path):
         schema = (
             {"type": "string", "format": "uuid"}
             if name == "invocation_id"
@@ -76,70 +74,60 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
     return params
 
 
-def _content(schema: dict[str, Any], media: str = "application/json") -> dict[str, Any]:
-    return {media: {"schema": schema}}
-
-
-def _operation(op: Operation, refs: dict[tuple[type[BaseModel], str], Any]) -> dict[str, Any]:
-    problem = refs[(m.ProblemDetails, "serialization")]
-    ok: dict[str, Any] = {"description": _STATUS[op.ok]}
-    if isinstance(op.response, type):
-        ok["content"] = _content(refs[(op.response, "serialization")])
-    elif op.response is not None:
-        media = "text/html" if op.path == "/docs" else "application/json"
-        ok["content"] = _content(op.response, media)
-    responses: dict[str, Any] = {str(op.ok): ok}
+def _operation(route: ApiRoute, refs: Mapping[Any, Any]) -> dict[str, Any]:
+    op = route.operation
+    ok: dict[str, Any] = {"description": HTTPStatus(op.status).phrase}
+    if op.response is not None:
+        ok["content"] = {op.media_type: {"schema": refs[(op.response, "serialization")]}}
+    elif op.media_type == "text/html":
+        ok["content"] = {op.media_type: {"schema": {"type": "string"}}}
+    responses: dict[str, Any] = {str(op.status): ok}
     codes = set(op.errors)
     if not op.public:
         codes.add(401)
-    if "{" in op.path:
+    if "{" in route.path:
         codes |= {404, 422}
-    if op.body is not None or op.query is not None:
-        codes |= {400, 413, 422} if op.body is not None else {422}
+    if op.body is not None:
+        codes |= {400, 413, 422}
+    if op.query is not None:
+        codes.add(422)
+    problem = {PROBLEM_JSON: {"schema": refs[(ProblemDetails, "serialization")]}}
     for code in sorted(codes):
-        responses[str(code)] = {
-            "description": _STATUS[code],
-            "content": _content(problem, PROBLEM_JSON),
-        }
+        responses[str(code)] = {"description": _ERRORS[code], "content": problem}
     body: dict[str, Any] = {
         "summary": op.summary,
-        "operationId": f"{op.method}_{re.sub(r'[^a-z0-9]+', '_', op.path.lower()).strip('_')}",
+        "operationId": op.id,
         "tags": [op.tag],
-        "parameters": _parameters(op),
+        "parameters": _parameters(route.path, op),
         "responses": responses,
     }
     if op.body is not None:
         body["requestBody"] = {
             "required": True,
-            "content": _content(refs[(op.body, "validation")]),
+            "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
         }
     if op.public:
         body["security"] = []
     return body
 
 
-def served_operations(routes: list[BaseRoute]) -> frozenset[tuple[str, str]]:
-    """(path, method) of every route, as the table spells them."""
-    return frozenset(
-        (route.path, method.lower())
-        for route in routes
-        if isinstance(route, Route)
-        for method in route.methods or ()
-        if method != "HEAD"
-    )
+def api_routes_of(routes: Sequence[BaseRoute]) -> list[ApiRoute]:
+    """Every documented route; a plain Route or a Mount is not an API operation."""
+    return [route for route in routes if isinstance(route, ApiRoute)]
 
 
-@lru_cache(maxsize=4)
-def openapi_document(served: frozenset[tuple[str, str]]) -> dict[str, Any]:
-    refs, schemas = _schemas()
+def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
+    documented = api_routes_of(routes)
+    modes: tuple[JsonSchemaMode, ...] = ("validation", "serialization")
+    keys = [(model, mode) for model in _models(documented) for mode in modes]
+    refs, top = models_json_schema(keys, ref_template=_REF)
     paths: dict[str, dict[str, Any]] = {}
-    for op in OPERATIONS:
-        if (op.path, op.method) in served:
-            paths.setdefault(op.path, {})[op.method] = _operation(op, refs)
+    for route in documented:
+        paths.setdefault(route.path, {})[route.method] = _operation(route, refs)
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "Timekeeper manage API",
+            "title": "Timekeeper API",
             "version": "1",
             "description": "Scheduled triggers that fire AI agents. Every write is one commit "
             "in the versioned store, authored by the calling key's principal. Errors are "
@@ -147,37 +135,50 @@ def openapi_document(served: frozenset[tuple[str, str]]) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": schemas,
+            "schemas": top.get("$defs", {}),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
     }
 
 
-_DOCS_HTML = """<!doctype html>
+_ASSETS = "/docs/assets"
+_DOCS_HTML = f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>Timekeeper API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+<link rel="stylesheet" href="{_ASSETS}/swagger-ui.css">
 </head>
 <body>
 <div id="swagger-ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui"});</script>
+<script src="{_ASSETS}/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({{url: "/openapi.json", dom_id: "#swagger-ui"}});</script>
 </body>
 </html>
 """
 
 
-def openapi_routes(ctx: ApiContext) -> list[Route]:
-    async def spec(request: Request) -> JSONResponse:
-        return JSONResponse(openapi_document(served_operations(request.app.routes)))
+def openapi_routes() -> list[BaseRoute]:
+    routes = RouteList("ops")
 
-    async def docs(request: Request) -> HTMLResponse:
+    @routes.get(
+        "/openapi.json",
+        Operation("getOpenApi", "This document", OpenApiDocument, public=True),
+    )
+    async def spec(request: Request) -> Response:
+        state = request.app.state
+        if getattr(state, "openapi", None) is None:
+            state.openapi = openapi_document(request.app.routes)
+        return JSONResponse(state.openapi)
+
+    @routes.get(
+        "/docs",
+        Operation(
+            "getDocs", "Interactive documentation (HTML)", public=True, media_type="text/html"
+        ),
+    )
+    async def docs(request: Request) -> Response:
         return HTMLResponse(_DOCS_HTML)
 
-    return [
-        Route("/openapi.json", spec, methods=["GET"]),
-        Route("/docs", docs, methods=["GET"]),
-    ]
+    return [*routes, Mount(_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")]

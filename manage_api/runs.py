@@ -1,221 +1,69 @@
-"""Runs of a trigger: manual run, invocations with their attempts, cancel and rerun.
-
-Runs never deliver inside the API process: a manual run or a rerun records a pending invocation
-and starts a RunnerWorkflow, answering 202 with both ids at once. Cancel marks the row first (so
-no further attempt starts whatever happens next) and then signals the workflow to stop waiting.
-"""
+"""Runs over HTTP: run now, invocations with their attempts, cancel and rerun, under a trigger
+or a whole project. Runs start asynchronously: 202 with the invocation, listed at once."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import datetime
 
-from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
 
-from manage_api.auth import require_tenant
-from manage_api.context import ApiContext
-from manage_api.problems import Problem, field_error, validation_problem
-from manage_db.branches import project_branch
-from manage_db.ids import InvalidIdentifier, check_id
-from manage_db.triggers import TriggerRow, read_trigger_at
-from runner.launch import LaunchedRun, LaunchFailed, signal_cancel, start_manual_run
-from runtime_db.invocations import (
-    TERMINAL_STATUSES,
-    attempts_of,
-    get_invocation,
-    list_invocations,
-    request_cancel,
-)
+from manage_api import models
+from manage_api.inputs import parse_query, path_scope
+from manage_api.problems import invalid_problem
+from manage_api.projects import PROJECT
+from manage_api.routing import Operation, RouteList
+from manage_api.triggers import TRIGGER
+from manage_db.timestamps import to_db
+from runner.launch import LaunchedRun
 from runtime_db.models import Invocation, InvocationAttempt
+from service import runs
+from service.context import ServiceContext
+from service.errors import FieldError
+from service.inputs import InvocationQuery
+from service.scope import Scope
 
-_PROJECT = "/v1/tenants/{tenant_id}/projects/{project_id}"
-_TRIGGER = _PROJECT + "/agents/{agent_id}/triggers/{trigger_id}"
+
+def _utc(moment: datetime | None) -> str | None:
+    return to_db(moment) if moment is not None else None
 
 
-class InvocationQuery(BaseModel):
-    status: Literal["pending", "running", "completed", "failed", "cancelled", "skipped"] | None = (
-        None
+def invocation_body(row: Invocation) -> models.Invocation:
+    return models.Invocation(
+        id=str(row.id),
+        tenant_id=row.tenant_id,
+        project_id=row.project_id,
+        agent_id=row.agent_id,
+        trigger_id=row.trigger_id,
+        kind=row.kind,  # type: ignore[arg-type]  # the store holds only these three kinds
+        scheduled_for=to_db(row.scheduled_for),
+        workflow_id=row.workflow_id,
+        status=row.status,
+        status_reason=row.status_reason,
+        cancel_requested=row.cancel_requested,
+        trigger_version=row.trigger_version,
+        message=row.message,
+        attempt_count=row.attempt_count,
+        max_attempts=row.max_attempts,
+        deadline_at=_utc(row.deadline_at),
+        created_at=to_db(row.created_at),
+        started_at=_utc(row.started_at),
+        finished_at=_utc(row.finished_at),
     )
-    limit: int = Field(default=50, ge=1, le=200)
-    offset: int = Field(default=0, ge=0)
 
 
-@dataclass(frozen=True)
-class _Scope:
-    """The validated path: a project, optionally narrowed to one agent's trigger."""
-
-    tenant_id: str
-    project_id: str
-    agent_id: str | None
-    trigger_id: str | None
-    principal: str
-
-    def holds(self, row: Invocation) -> bool:
-        return (
-            row.tenant_id == self.tenant_id
-            and row.project_id == self.project_id
-            and self.agent_id in (None, row.agent_id)
-            and self.trigger_id in (None, row.trigger_id)
-        )
-
-
-def runs_routes(ctx: ApiContext) -> list[Route]:
-    async def run_trigger(request: Request) -> JSONResponse:
-        scope = await _scope(request, ctx)
-        assert scope.agent_id is not None and scope.trigger_id is not None
-        if (
-            await run_in_threadpool(
-                _read_trigger,
-                ctx,
-                scope.tenant_id,
-                scope.project_id,
-                scope.agent_id,
-                scope.trigger_id,
-            )
-            is None
-        ):
-            raise Problem(404, "Trigger not found.")
-        launched = await _launch(
-            ctx, scope.tenant_id, scope.project_id, scope.agent_id, scope.trigger_id, "manual"
-        )
-        return _accepted(scope, launched)
-
-    async def list_runs(request: Request) -> JSONResponse:
-        scope = await _scope(request, ctx)
-        try:
-            query = InvocationQuery.model_validate(dict(request.query_params))
-        except ValidationError as exc:
-            raise validation_problem(exc) from None
-
-        def _list() -> list[dict[str, Any]]:
-            with ctx.session_factory() as session:
-                rows = list_invocations(
-                    session,
-                    tenant_id=scope.tenant_id,
-                    project_id=scope.project_id,
-                    agent_id=scope.agent_id,
-                    trigger_id=scope.trigger_id,
-                    status=query.status,
-                    limit=query.limit,
-                    offset=query.offset,
-                )
-                return [_invocation_json(row) for row in rows]
-
-        items = await run_in_threadpool(_list)
-        return JSONResponse({"items": items, "limit": query.limit, "offset": query.offset})
-
-    async def show(request: Request) -> JSONResponse:
-        scope = await _scope(request, ctx)
-        invocation_id = _invocation_id(request)
-
-        def _read() -> dict[str, Any] | None:
-            with ctx.session_factory() as session:
-                row = get_invocation(session, invocation_id)
-                if row is None or not scope.holds(row):
-                    return None
-                attempts = [_attempt_json(a) for a in attempts_of(session, invocation_id)]
-                return {**_invocation_json(row), "attempts": attempts}
-
-        body = await run_in_threadpool(_read)
-        if body is None:
-            raise Problem(404, "Invocation not found.")
-        return JSONResponse(body)
-
-    async def cancel(request: Request) -> JSONResponse:
-        scope = await _scope(request, ctx)
-        invocation_id = _invocation_id(request)
-
-        def _cancel() -> tuple[dict[str, Any] | None, bool, str]:
-            with ctx.session_factory.begin() as session:
-                row = get_invocation(session, invocation_id)
-                if row is None or not scope.holds(row):
-                    return None, False, ""
-                row, changed = request_cancel(
-                    session, invocation_id, reason=f"cancelled by {scope.principal}", now=ctx.now()
-                )
-                assert row is not None
-                return _invocation_json(row), changed, row.workflow_id
-
-        body, changed, workflow_id = await run_in_threadpool(_cancel)
-        if body is None:
-            raise Problem(404, "Invocation not found.")
-        if not changed:
-            raise Problem(409, f"The invocation has already ended ({body['status']}).")
-        if ctx.temporal is not None:
-            await signal_cancel(ctx.temporal, workflow_id)
-        return JSONResponse(body)
-
-    async def rerun(request: Request) -> JSONResponse:
-        scope = await _scope(request, ctx)
-        invocation_id = _invocation_id(request)
-
-        def _original() -> Invocation | None:
-            with ctx.session_factory() as session:
-                row = get_invocation(session, invocation_id)
-                return row if row is not None and scope.holds(row) else None
-
-        original = await run_in_threadpool(_original)
-        if original is None:
-            raise Problem(404, "Invocation not found.")
-        if original.status not in TERMINAL_STATUSES:
-            raise Problem(409, f"The invocation is still {original.status}; cancel it first.")
-        trigger = await run_in_threadpool(
-            _read_trigger,
-            ctx,
-            original.tenant_id,
-            original.project_id,
-            original.agent_id,
-            original.trigger_id,
-        )
-        if trigger is None:
-            raise Problem(409, "The invocation's trigger no longer exists.")
-        launched = await _launch(
-            ctx,
-            original.tenant_id,
-            original.project_id,
-            original.agent_id,
-            original.trigger_id,
-            "rerun",
-            scheduled_for=original.scheduled_for,
-        )
-        return _accepted(scope, launched, rerun_of=str(original.id))
-
-    return [
-        Route(_TRIGGER + "/run", run_trigger, methods=["POST"]),
-        Route(_TRIGGER + "/invocations", list_runs, methods=["GET"]),
-        Route(_TRIGGER + "/invocations/{invocation_id}", show, methods=["GET"]),
-        Route(_TRIGGER + "/invocations/{invocation_id}/cancel", cancel, methods=["POST"]),
-        Route(_TRIGGER + "/invocations/{invocation_id}/rerun", rerun, methods=["POST"]),
-        Route(_PROJECT + "/invocations", list_runs, methods=["GET"]),
-        Route(_PROJECT + "/invocations/{invocation_id}", show, methods=["GET"]),
-        Route(_PROJECT + "/invocations/{invocation_id}/cancel", cancel, methods=["POST"]),
-        Route(_PROJECT + "/invocations/{invocation_id}/rerun", rerun, methods=["POST"]),
-    ]
-
-
-async def _scope(request: Request, ctx: ApiContext) -> _Scope:
-    params = request.path_params
-    principal = await require_tenant(request, ctx, params["tenant_id"])
-    try:
-        for name in ("tenant_id", "project_id", "agent_id", "trigger_id"):
-            if name in params:
-                check_id(name, params[name])
-    except InvalidIdentifier as exc:
-        raise Problem(
-            422, "The path has invalid fields.", errors=[field_error(exc.field, str(exc))]
-        ) from None
-    return _Scope(
-        tenant_id=params["tenant_id"],
-        project_id=params["project_id"],
-        agent_id=params.get("agent_id"),
-        trigger_id=params.get("trigger_id"),
-        principal=principal.name,
+def attempt_body(attempt: InvocationAttempt) -> models.Attempt:
+    return models.Attempt(
+        attempt_number=attempt.attempt_number,
+        status=attempt.status,
+        http_status=attempt.http_status,
+        started_at=to_db(attempt.started_at),
+        duration_ms=attempt.duration_ms,
+        error_class=attempt.error_class,
+        error_message=attempt.error_message,
+        response_excerpt=attempt.response_excerpt,
     )
 
 
@@ -223,102 +71,108 @@ def _invocation_id(request: Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.path_params["invocation_id"])
     except ValueError:
-        raise Problem(
-            422,
-            "The path has invalid fields.",
-            errors=[field_error("invocation_id", "must be a UUID")],
+        raise invalid_problem(
+            [FieldError("invocation_id", "must be a UUID")], "The path has invalid fields."
         ) from None
 
 
-def _read_trigger(
-    ctx: ApiContext, tenant_id: str, project_id: str, agent_id: str, trigger_id: str
-) -> TriggerRow | None:
-    """The trigger at its project's branch head, if it exists under that agent."""
-    with ctx.store.read() as conn:
-        trigger = read_trigger_at(conn, project_branch(tenant_id, project_id), trigger_id)
-    return trigger if trigger is not None and trigger.agent_id == agent_id else None
-
-
-async def _launch(
-    ctx: ApiContext,
-    tenant_id: str,
-    project_id: str,
-    agent_id: str,
-    trigger_id: str,
-    kind: str,
-    scheduled_for: datetime | None = None,
-) -> LaunchedRun:
-    if ctx.temporal is None:
-        raise Problem(503, "Runs cannot be started: Temporal is not configured.")
-    try:
-        return await start_manual_run(
-            ctx.temporal,
-            ctx.session_factory,
-            ctx.task_queue,
-            tenant_id=tenant_id,
-            project_id=project_id,
-            agent_id=agent_id,
-            trigger_id=trigger_id,
-            kind=kind,
-            now=ctx.now(),
-            scheduled_for=scheduled_for,
-        )
-    except LaunchFailed:
-        raise Problem(503, "The run could not be started; try again.") from None
-
-
-def _accepted(scope: _Scope, launched: LaunchedRun, **extra: str) -> JSONResponse:
+def _accepted(scope: Scope, launched: LaunchedRun, rerun_of: str | None = None) -> Response:
     location = (
         f"/v1/tenants/{scope.tenant_id}/projects/{scope.project_id}"
         f"/invocations/{launched.invocation_id}"
     )
-    body = {
-        "invocation_id": str(launched.invocation_id),
-        "workflow_id": launched.workflow_id,
-        "status": "pending",
-        **extra,
-    }
-    return JSONResponse(body, status_code=202, headers={"Location": location})
+    body = models.RunStarted(
+        invocation_id=str(launched.invocation_id),
+        workflow_id=launched.workflow_id,
+        status="pending",
+        rerun_of=rerun_of,
+    )
+    return JSONResponse(body.model_dump(exclude_none=True), 202, {"Location": location})
 
 
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def runs_routes(ctx: ServiceContext) -> RouteList:
+    routes = RouteList("runs")
 
+    @routes.post(
+        TRIGGER + "/run",
+        Operation(
+            "runTrigger",
+            "Run now (manual): 202 with the pending invocation",
+            models.RunStarted,
+            status=202,
+            errors=(503,),
+        ),
+    )
+    async def run_trigger(request: Request) -> Response:
+        scope = await path_scope(request, ctx)
+        return _accepted(scope, await runs.run_now(ctx, scope))
 
-def _invocation_json(row: Invocation) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "tenant_id": row.tenant_id,
-        "project_id": row.project_id,
-        "agent_id": row.agent_id,
-        "trigger_id": row.trigger_id,
-        "kind": row.kind,
-        "scheduled_for": _iso(row.scheduled_for),
-        "workflow_id": row.workflow_id,
-        "status": row.status,
-        "status_reason": row.status_reason,
-        "cancel_requested": row.cancel_requested,
-        "trigger_version": row.trigger_version,
-        "message": row.message,
-        "attempt_count": row.attempt_count,
-        "max_attempts": row.max_attempts,
-        "deadline_at": _iso(row.deadline_at),
-        "created_at": _iso(row.created_at),
-        "started_at": _iso(row.started_at),
-        "finished_at": _iso(row.finished_at),
-    }
+    async def list_runs(request: Request) -> Response:
+        scope = await path_scope(request, ctx)
+        query = parse_query(InvocationQuery, request)
+        page = await run_in_threadpool(runs.list_invocations_of, ctx, scope, query)
+        body = models.InvocationPage(
+            items=[invocation_body(row) for row in page.items], next_cursor=page.next_cursor
+        )
+        return JSONResponse(body.model_dump(mode="json"))
 
+    async def show(request: Request) -> Response:
+        scope = await path_scope(request, ctx)
+        found = await run_in_threadpool(runs.get_invocation_of, ctx, scope, _invocation_id(request))
+        body = models.InvocationDetail(
+            **invocation_body(found.invocation).model_dump(),
+            attempts=[attempt_body(attempt) for attempt in found.attempts],
+        )
+        return JSONResponse(body.model_dump(mode="json"))
 
-def _attempt_json(attempt: InvocationAttempt) -> dict[str, Any]:
-    return {
-        "attempt_number": attempt.attempt_number,
-        "status": attempt.status,
-        "http_status": attempt.http_status,
-        "started_at": _iso(attempt.started_at),
-        "duration_ms": attempt.duration_ms,
-        "error_class": attempt.error_class,
-        "error_message": attempt.error_message,
-        "response_excerpt": attempt.response_excerpt,
-    }
+    async def cancel(request: Request) -> Response:
+        scope = await path_scope(request, ctx)
+        row = await runs.cancel_invocation(ctx, scope, _invocation_id(request))
+        return JSONResponse(invocation_body(row).model_dump(mode="json"))
+
+    async def rerun(request: Request) -> Response:
+        scope = await path_scope(request, ctx)
+        invocation_id = _invocation_id(request)
+        launched = await runs.rerun_invocation(ctx, scope, invocation_id)
+        return _accepted(scope, launched, rerun_of=str(invocation_id))
+
+    for base, where, of in (
+        (TRIGGER, "Trigger", "the trigger's"),
+        (PROJECT, "Project", "the project's"),
+    ):
+        invocations = base + "/invocations"
+        routes.get(
+            invocations,
+            Operation(
+                f"list{where}Invocations",
+                f"List {of} invocations, newest first",
+                models.InvocationPage,
+                query=InvocationQuery,
+            ),
+        )(list_runs)
+        routes.get(
+            invocations + "/{invocation_id}",
+            Operation(
+                f"get{where}Invocation", "An invocation with its attempts", models.InvocationDetail
+            ),
+        )(show)
+        routes.post(
+            invocations + "/{invocation_id}/cancel",
+            Operation(
+                f"cancel{where}Invocation",
+                "Cancel an open invocation",
+                models.Invocation,
+                errors=(409,),
+            ),
+        )(cancel)
+        routes.post(
+            invocations + "/{invocation_id}/rerun",
+            Operation(
+                f"rerun{where}Invocation",
+                "Run a finished invocation again",
+                models.RunStarted,
+                status=202,
+                errors=(409, 503),
+            ),
+        )(rerun)
+    return routes

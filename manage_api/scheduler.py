@@ -6,16 +6,19 @@ import logging
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from dispatcher.control import latest_run
 from manage_api.auth import require_admin
-from manage_api.context import ApiContext
+from manage_api.models import SchedulerStatus
 from manage_api.problems import Problem
+from manage_api.routing import Operation, RouteList
+from manage_db.timestamps import to_db
+from runtime_db.models import SchedulerState
 from runtime_db.scheduler_state import current_state
+from service.context import ServiceContext
 
 log = logging.getLogger(__name__)
 
@@ -31,40 +34,41 @@ async def current_run(client: Client, workflow_id: str) -> tuple[str | None, boo
     return description.run_id, description.status == WorkflowExecutionStatus.RUNNING
 
 
-def scheduler_routes(ctx: ApiContext) -> list[Route]:
-    async def get_scheduler(request: Request) -> JSONResponse:
+def scheduler_routes(ctx: ServiceContext) -> RouteList:
+    routes = RouteList("ops")
+
+    @routes.get(
+        "/v1/scheduler",
+        Operation(
+            "getScheduler",
+            "The registered scheduler (admin)",
+            SchedulerStatus,
+            errors=(403, 404, 503),
+        ),
+    )
+    async def get_scheduler(request: Request) -> Response:
         await require_admin(request, ctx)
 
-        def _read() -> dict[str, object] | None:
+        def _read() -> SchedulerState | None:
             with ctx.session_factory() as session:
-                state = current_state(session)
-                if state is None:
-                    return None
-                return {
-                    "generation": state.generation,
-                    "deployment_id": state.deployment_id,
-                    "workflow_id": state.workflow_id,
-                    "run_id": state.run_id,
-                    "task_queue": state.task_queue,
-                    "last_tick_at": state.last_tick_at,
-                    "last_tick": state.last_tick,
-                }
+                return current_state(session)
 
         state = await run_in_threadpool(_read)
         if state is None:
             raise Problem(404, "No scheduler is registered.")
         if ctx.temporal is None:
             raise Problem(503, "Temporal is not configured.")
-        run_id, running = await current_run(ctx.temporal, str(state["workflow_id"]))
-        last_tick_at = state["last_tick_at"]
-        body = {
-            **state,
-            "run_id": run_id or state["run_id"],
-            "running": running,
-            "last_tick_at": last_tick_at.isoformat().replace("+00:00", "Z")  # type: ignore[attr-defined]
-            if last_tick_at is not None
-            else None,
-        }
-        return JSONResponse(body)
+        run_id, running = await current_run(ctx.temporal, state.workflow_id)
+        body = SchedulerStatus(
+            generation=state.generation,
+            deployment_id=state.deployment_id,
+            workflow_id=state.workflow_id,
+            run_id=run_id or state.run_id,
+            task_queue=state.task_queue,
+            last_tick_at=to_db(state.last_tick_at) if state.last_tick_at is not None else None,
+            last_tick=state.last_tick,
+            running=running,
+        )
+        return JSONResponse(body.model_dump(mode="json"))
 
-    return [Route("/v1/scheduler", get_scheduler, methods=["GET"])]
+    return routes

@@ -16,10 +16,6 @@ class ProjectRef:
         check_id("tenant_id", self.tenant_id)
         check_id("project_id", self.project_id)
 
-    @property
-    def branch(self) -> str:
-        return project_branch(self.tenant_id, self.project_id)
-
 
 def project_branch(tenant_id: str, project_id: str) -> str:
     return f"{check_id('tenant_id', tenant_id)}/{check_id('project_id', project_id)}/main"

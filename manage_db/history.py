@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from manage_db.timestamps import to_db
 from manage_db.triggers import TriggerRow, trigger_history_rows, user_values
 
 
@@ -25,7 +27,7 @@ class TriggerVersion:
 
 def _utc_text(dolt_date: str) -> str:
     """Dolt's `YYYY-MM-DD HH:MM:SS` (UTC) in the store's timestamp form."""
-    return dolt_date[:19].replace(" ", "T") + "Z"
+    return to_db(datetime.fromisoformat(dolt_date[:19]).replace(tzinfo=UTC))
 
 
 def trigger_versions(

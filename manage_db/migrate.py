@@ -88,13 +88,3 @@ def migrate_store(
             if progress is not None:
                 progress(branch, applied)
     return report
-
-
-def branches_behind(
-    store: ManageStore, migrations: tuple[Migration, ...] = MIGRATIONS
-) -> dict[str, int]:
-    """Branches not at the latest schema, with their version: an audit check."""
-    target = latest_version(migrations)
-    with store.read() as conn:
-        versions = branch_schema_versions(conn, sorted(branch_heads(conn)))
-    return {branch: version for branch, version in versions.items() if version < target}

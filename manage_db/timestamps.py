@@ -1,9 +1,10 @@
-"""UTC timestamps as the stores and workflow ids spell them.
+"""UTC timestamps as the stores, the API and workflow ids spell them, and the one wall clock.
 
 doltlite keeps instants as text `YYYY-MM-DDTHH:MM:SSZ`, which sorts as time only if every
-writer uses exactly that form in UTC; workflow ids use the compact `YYYYMMDDTHHMMSSZ`. Naive
-datetimes are refused everywhere: a naive value is a bug waiting for the first non-UTC host.
-Sub-second precision is dropped (schedules are whole seconds).
+writer uses exactly that form in UTC; every timestamp the API and the audit emit has it too.
+Workflow ids use the compact `YYYYMMDDTHHMMSSZ`. Naive datetimes are refused everywhere: a naive
+value is a bug waiting for the first non-UTC host. Sub-second precision is dropped (schedules
+are whole seconds).
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from datetime import UTC, datetime
 
 _DB_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _SLOT_FORMAT = "%Y%m%dT%H%M%SZ"
+
+
+def utc_now() -> datetime:
+    """The wall clock, aware and in UTC; code that must be testable takes a clock instead."""
+    return datetime.now(UTC)
 
 
 def utc(dt: datetime) -> datetime:

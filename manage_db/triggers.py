@@ -7,21 +7,16 @@ import sqlite3
 from dataclasses import astuple, dataclass, fields, replace
 from typing import Any
 
-# Fields a user defines; the rest are server-managed. History lists only versions that change these.
-USER_FIELDS = (
-    "name",
-    "description",
-    "enabled",
-    "cron_expression",
-    "run_at",
-    "cron_timezone",
-    "message_template",
-    "payload",
-    "max_retries",
-    "retry_delay_seconds",
-    "timeout_seconds",
-    "overlap_policy",
-    "misfire_grace_seconds",
+# Columns the server manages; every other column of `TriggerRow` is a field a user defines.
+SERVER_FIELDS = (
+    "id",
+    "agent_id",
+    "next_run_at",
+    "last_scheduled_for",
+    "version",
+    "request_key",
+    "created_at",
+    "updated_at",
 )
 
 
@@ -51,12 +46,15 @@ class TriggerRow:
 
     @property
     def payload_dict(self) -> dict[str, Any]:
-        return json.loads(self.payload)
+        payload: dict[str, Any] = json.loads(self.payload)
+        return payload
 
     def user_fields(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in USER_FIELDS}
 
 
+# Fields a user defines. History lists only versions that change these.
+USER_FIELDS = tuple(f.name for f in fields(TriggerRow) if f.name not in SERVER_FIELDS)
 _COLUMNS = ", ".join(f.name for f in fields(TriggerRow))
 _PLACEHOLDERS = ", ".join("?" for _ in fields(TriggerRow))
 
@@ -78,14 +76,27 @@ def find_by_request_key(conn: sqlite3.Connection, request_key: str) -> TriggerRo
     return _row(row) if row else None
 
 
-def list_triggers(conn: sqlite3.Connection, agent_id: str | None = None) -> list[TriggerRow]:
-    if agent_id is None:
-        rows = conn.execute(f"select {_COLUMNS} from triggers order by id")
-    else:
-        rows = conn.execute(
-            f"select {_COLUMNS} from triggers where agent_id = ? order by id", (agent_id,)
-        )
-    return [_row(r) for r in rows]
+def list_triggers(
+    conn: sqlite3.Connection,
+    agent_id: str | None = None,
+    *,
+    after_id: str | None = None,
+    limit: int | None = None,
+) -> list[TriggerRow]:
+    """By id; `after_id` and `limit` page through them (keyset on the id)."""
+    query = f"select {_COLUMNS} from triggers where 1 = 1"
+    params: list[Any] = []
+    if agent_id is not None:
+        query += " and agent_id = ?"
+        params.append(agent_id)
+    if after_id is not None:
+        query += " and id > ?"
+        params.append(after_id)
+    query += " order by id"
+    if limit is not None:
+        query += " limit ?"
+        params.append(limit)
+    return [_row(r) for r in conn.execute(query, params)]
 
 
 def insert_trigger(conn: sqlite3.Connection, row: TriggerRow) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import CursorResult, Select, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,6 @@ from runtime_db.models import Invocation, InvocationAttempt
 
 OPEN_STATUSES = ("pending", "running")
 TERMINAL_STATUSES = ("completed", "failed", "cancelled", "skipped")
-STATUSES = OPEN_STATUSES + TERMINAL_STATUSES
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def create_invocation(
     return row, inserted is not None
 
 
-def _by_key(key: InvocationKey) -> Select[tuple[Invocation]]:
+def _by_key(key: InvocationKey) -> Select[Invocation]:
     return select(Invocation).where(
         Invocation.tenant_id == key.tenant_id,
         Invocation.project_id == key.project_id,
@@ -84,12 +84,6 @@ def get_invocation(session: Session, invocation_id: uuid.UUID) -> Invocation | N
     return session.get(Invocation, invocation_id)
 
 
-def get_by_workflow_id(session: Session, workflow_id: str) -> Invocation | None:
-    return session.execute(
-        select(Invocation).where(Invocation.workflow_id == workflow_id)
-    ).scalar_one_or_none()
-
-
 def list_invocations(
     session: Session,
     *,
@@ -99,9 +93,10 @@ def list_invocations(
     trigger_id: str | None = None,
     status: str | None = None,
     limit: int = 50,
-    offset: int = 0,
+    before: tuple[datetime, uuid.UUID] | None = None,
 ) -> list[Invocation]:
-    """Newest first."""
+    """Newest first by (created_at, id); `before` is the key of the last row already seen, so
+    a page starts strictly after it whatever was inserted meanwhile (keyset paging)."""
     query = select(Invocation).where(
         Invocation.tenant_id == tenant_id, Invocation.project_id == project_id
     )
@@ -111,7 +106,9 @@ def list_invocations(
         query = query.where(Invocation.trigger_id == trigger_id)
     if status is not None:
         query = query.where(Invocation.status == status)
-    query = query.order_by(Invocation.created_at.desc(), Invocation.id).limit(limit).offset(offset)
+    if before is not None:
+        query = query.where(tuple_(Invocation.created_at, Invocation.id) < tuple_(*before))
+    query = query.order_by(Invocation.created_at.desc(), Invocation.id.desc()).limit(limit)
     return list(session.execute(query).scalars())
 
 
@@ -140,7 +137,7 @@ def cancel_pending(
             status="cancelled", status_reason=reason, cancel_requested=True, finished_at=now
         )
     )
-    return result.rowcount
+    return cast(CursorResult[Any], result).rowcount  # DML answers a CursorResult
 
 
 def record_attempt(session: Session, attempt: InvocationAttempt) -> None:

@@ -11,12 +11,12 @@ from audit.run import AuditContext
 from deploy_hooks.routes import DeployContext, deploy_routes
 from manage_api.app import api_routes
 from manage_api.auth import require_admin
-from manage_api.context import ApiContext
 from manage_api.problems import EXCEPTION_HANDLERS
+from service.context import ServiceContext
 
 
 def create_app(
-    ctx: ApiContext, deploy: DeployContext | None = None, audit: AuditContext | None = None
+    ctx: ServiceContext, deploy: DeployContext | None = None, audit: AuditContext | None = None
 ) -> Starlette:
     routes: list[BaseRoute] = [*api_routes(ctx)]
     if deploy is not None:
@@ -27,6 +27,6 @@ def create_app(
             return await require_admin(request, ctx)
 
         routes.extend(audit_routes(audit, admin_only))
-    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
     app.state.ctx = ctx
     return app

@@ -16,7 +16,7 @@ from temporalio.client import Client
 from audit.run import AuditContext
 from deploy_hooks.routes import DeployContext
 from dispatcher.control import ensure_scheduler
-from manage_api.context import ApiContext
+from service.context import ServiceContext
 from timekeeper.app import create_app
 from timekeeper.settings import Settings, task_queue_for
 from timekeeper.wiring import Stores, connect_temporal
@@ -70,20 +70,19 @@ async def serve(
             if run_worker:
                 deps = WorkerDeps(settings, client, stores.session_factory, stores.manage, http)
                 worker = build_worker(deps, executor)
-                if worker is not None:
-                    tasks.append(asyncio.create_task(worker.run()))
-                    try:
-                        await ensure_scheduler(
-                            client,
-                            stores.session_factory,
-                            deployment_id=settings.deployment_id,
-                            task_queue=settings.effective_task_queue,
-                            tick_seconds=settings.tick_seconds,
-                        )
-                    except Exception:
-                        log.exception("could not ensure a scheduler is running")
+                tasks.append(asyncio.create_task(worker.run()))
+                try:
+                    await ensure_scheduler(
+                        client,
+                        stores.session_factory,
+                        deployment_id=settings.deployment_id,
+                        task_queue=settings.effective_task_queue,
+                        tick_seconds=settings.tick_seconds,
+                    )
+                except Exception:
+                    log.exception("could not ensure a scheduler is running")
             if run_api:
-                ctx = ApiContext(
+                ctx = ServiceContext(
                     session_factory=stores.session_factory,
                     store=stores.manage,
                     temporal=client,

@@ -51,10 +51,8 @@ def _components(deps: WorkerDeps) -> tuple[list[type], list[Any]]:
     return workflows, activities
 
 
-def build_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker | None:
+def build_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker:
     workflows, activities = _components(deps)
-    if not workflows and not activities:
-        return None
     return Worker(
         deps.client,
         task_queue=deps.settings.effective_task_queue,

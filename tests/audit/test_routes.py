@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from manage_api.context import ApiContext
 from manage_db.store import ManageStore
 from manage_db.triggers import get_trigger
 from runtime_db.api_keys import create_key
+from service.context import ServiceContext
 from tests.audit.conftest import NOW, add_triggers, audit_context, trigger_row
 from timekeeper.app import create_app
 
@@ -20,7 +20,7 @@ async def test_get_audit_is_admin_only_and_reports_without_fixing(
     with session_factory.begin() as session:
         admin, _ = create_key(session, tenant_id=None, is_admin=True)
         tenant, _ = create_key(session, tenant_id="acme", is_admin=False)
-    api = ApiContext(session_factory, manage_store, None, task_queue="q", now=lambda: NOW)
+    api = ServiceContext(session_factory, manage_store, None, task_queue="q", now=lambda: NOW)
     app = create_app(api, audit=audit_context(manage_store, session_factory))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

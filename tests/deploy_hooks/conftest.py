@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from deploy_hooks.routes import DeployContext
-from manage_api.context import ApiContext
 from manage_db.store import ManageStore
+from service.context import ServiceContext
 from timekeeper.app import create_app
 
 SECRET = "s3cret-deploy-token"
@@ -39,7 +39,9 @@ async def hook(
     session_factory: sessionmaker[Session],
     manage_store: ManageStore,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    ctx = ApiContext(session_factory, manage_store, deploy_context.temporal, task_queue="unused")
+    ctx = ServiceContext(
+        session_factory, manage_store, deploy_context.temporal, task_queue="unused"
+    )
     transport = httpx.ASGITransport(app=create_app(ctx, deploy_context))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client

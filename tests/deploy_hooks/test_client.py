@@ -12,8 +12,8 @@ from starlette.types import ASGIApp
 
 from deploy_hooks.client import restart_scheduler
 from deploy_hooks.routes import DeployContext
-from manage_api.context import ApiContext
 from manage_db.store import ManageStore
+from service.context import ServiceContext
 from tests.conftest import DeploymentWorkers
 from tests.deploy_hooks.conftest import SECRET
 from tests.runner.conftest import Reply, ScriptedAgent, serve
@@ -53,7 +53,7 @@ async def test_cli_restarts_the_scheduler_and_prints_the_run(
 ) -> None:
     monkeypatch.setenv("TIMEKEEPER_DEPLOY_SECRET", SECRET)
     await deployment_workers.start("release-42")
-    ctx = ApiContext(session_factory, manage_store, deploy_context.temporal, "unused")
+    ctx = ServiceContext(session_factory, manage_store, deploy_context.temporal, "unused")
     async with _served_here(create_app(ctx, deploy_context)) as url:
         status = await asyncio.to_thread(
             run, ["restart-scheduler", "--url", url, "--deployment-id", "release-42"]

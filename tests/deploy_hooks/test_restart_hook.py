@@ -16,10 +16,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from deploy_hooks.routes import DeployContext
 from deploy_hooks.secret import secret_matches
-from manage_api.context import ApiContext
 from manage_db.store import ManageStore
 from runtime_db.models import SchedulerGeneration
 from runtime_db.scheduler_state import current_state
+from service.context import ServiceContext
 from tests.conftest import DeploymentWorkers
 from tests.deploy_hooks.conftest import SECRET
 from timekeeper.app import create_app
@@ -176,7 +176,7 @@ async def test_an_internal_failure_answers_500_without_internal_details(
         f"127.0.0.1:{free_port()}", lazy=True, retry_config=RetryConfig(max_retries=0)
     )
     broken = replace(deploy_context, temporal=unreachable)
-    app = create_app(ApiContext(session_factory, manage_store, unreachable, "q"), broken)
+    app = create_app(ServiceContext(session_factory, manage_store, unreachable, "q"), broken)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.post(

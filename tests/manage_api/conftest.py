@@ -17,11 +17,11 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from manage_api.context import ApiContext
 from manage_db.store import ManageStore
 from runtime_db.api_keys import create_key
 from runtime_db.invocations import InvocationKey, create_invocation
 from runtime_db.models import Invocation
+from service.context import ServiceContext
 from timekeeper.app import create_app
 
 NOW = datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC)
@@ -44,7 +44,7 @@ class Clock:
 @dataclass
 class Api:
     client: httpx.AsyncClient
-    ctx: ApiContext
+    ctx: ServiceContext
     clock: Clock
     keys: dict[str, str] = field(default_factory=dict)
 
@@ -108,7 +108,7 @@ async def api(
                 session, tenant_id=tenant, is_admin=who == "admin", principal=principal
             )
     clock = Clock()
-    ctx = ApiContext(session_factory, manage_store, None, task_queue="unused", now=clock)
+    ctx = ServiceContext(session_factory, manage_store, None, task_queue="unused", now=clock)
     transport = httpx.ASGITransport(app=create_app(ctx))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield Api(client, ctx, clock, keys)

@@ -131,3 +131,31 @@ async def test_revert_to_an_unknown_commit_names_commit(web: Api) -> None:
 async def test_history_of_a_missing_trigger_is_404(web: Api) -> None:
     response = await web.call("GET", TRIGGERS + "/ghost/history")
     assert response.status_code == 404
+
+
+async def test_history_pages_newest_first_with_a_cursor(web: Api) -> None:
+    assert (await web.call("POST", TRIGGERS, json=nightly())).status_code == 201
+    for retries in range(1, 5):
+        patched = await web.call("PATCH", NIGHTLY, json={"max_retries": retries})
+        assert patched.status_code == 200
+    first = (await web.call("GET", NIGHTLY + "/history", params={"limit": 2})).json()
+    more = await web.call("PATCH", NIGHTLY, json={"max_retries": 9})  # new versions go on top
+    assert more.status_code == 200
+    second = (
+        await web.call(
+            "GET", NIGHTLY + "/history", params={"limit": 2, "cursor": first["next_cursor"]}
+        )
+    ).json()
+    third = (
+        await web.call(
+            "GET", NIGHTLY + "/history", params={"limit": 2, "cursor": second["next_cursor"]}
+        )
+    ).json()
+    retries_of = [
+        [item["trigger"]["max_retries"] for item in page["items"]]
+        for page in (first, second, third)
+    ]
+    assert retries_of == [[4, 3], [2, 1], [3]]
+    assert third["next_cursor"] is None
+    default = (await web.call("GET", NIGHTLY + "/history")).json()
+    assert (len(default["items"]), default["next_cursor"]) == (6, None)

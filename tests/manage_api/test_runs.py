@@ -3,21 +3,22 @@ on the Temporal dev server delivering to the example echo agent."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from examples.echo_agent import create_app as create_echo_agent
-from manage_api.context import ApiContext
 from manage_db.store import ManageStore
 from runner.models import RunnerOutcome
 from runtime_db.api_keys import create_key
 from runtime_db.invocations import InvocationKey, create_invocation, finish
+from service.context import ServiceContext
 from tests.runner.conftest import serve
 from tests.runner.fixtures_runner import all_invocations, runner_worker, seed, trigger_row
 from timekeeper.app import create_app
@@ -50,10 +51,21 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def _api(ctx: ApiContext) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(ctx)), base_url="http://t"
-    )
+OpenApi = Callable[[Client | None], httpx.AsyncClient]
+
+
+@pytest.fixture
+def open_api(
+    session_factory: sessionmaker[Session], manage_store: ManageStore, task_queue: str
+) -> OpenApi:
+    """A client of the API at NOW, starting runs on `task_queue` of the Temporal given (if any)."""
+
+    def open_(temporal: Client | None) -> httpx.AsyncClient:
+        ctx = ServiceContext(session_factory, manage_store, temporal, task_queue, now=lambda: NOW)
+        transport = httpx.ASGITransport(app=create_app(ctx))
+        return httpx.AsyncClient(transport=transport, base_url="http://t")
+
+    return open_
 
 
 async def _result(env: WorkflowEnvironment, workflow_id: str) -> RunnerOutcome:
@@ -70,14 +82,14 @@ async def test_a_manual_run_of_a_disabled_trigger_is_accepted_then_delivered(
     manage_store: ManageStore,
     session_factory: sessionmaker[Session],
     keys: dict[str, dict[str, str]],
+    open_api: OpenApi,
     echo_url: str,
     http: httpx.AsyncClient,
 ) -> None:
     seed(manage_store, f"{echo_url}/webhook", trigger_row(enabled=False))
-    ctx = ApiContext(session_factory, manage_store, dev_env.client, task_queue, now=lambda: NOW)
     async with (
         runner_worker(dev_env.client, task_queue, manage_store, session_factory, http),
-        _api(ctx) as api,
+        open_api(dev_env.client) as api,
     ):
         response = await api.post(f"{TRIGGER}/run", headers=keys["acme"])
         assert response.status_code == 202
@@ -100,8 +112,9 @@ async def test_a_manual_run_of_a_disabled_trigger_is_accepted_then_delivered(
         name: invocation.pop(name)
         for name in ("scheduled_for", "created_at", "started_at", "finished_at", "deadline_at")
     }
-    # The request instant, to the microsecond: manual runs of one trigger never share a key.
-    assert times.pop("scheduled_for") == "2024-03-05T12:30:15.123456Z"
+    # The request instant, shown to the second like every timestamp the API emits (stored to
+    # the microsecond, so manual runs of one trigger never share a key).
+    assert times.pop("scheduled_for") == "2024-03-05T12:30:15Z"
     assert all(value is not None for value in times.values())
     assert invocation == {
         "id": invocation_id,
@@ -140,12 +153,12 @@ async def test_a_pending_run_cancelled_never_delivers(
     manage_store: ManageStore,
     session_factory: sessionmaker[Session],
     keys: dict[str, dict[str, str]],
+    open_api: OpenApi,
     echo_url: str,
     http: httpx.AsyncClient,
 ) -> None:
     seed(manage_store, f"{echo_url}/webhook")
-    ctx = ApiContext(session_factory, manage_store, dev_env.client, task_queue, now=lambda: NOW)
-    async with _api(ctx) as api:
+    async with open_api(dev_env.client) as api:
         # No worker polls yet, so the run is still pending when the cancel lands.
         started = (await api.post(f"{TRIGGER}/run", headers=keys["acme"])).json()
         invocation_id = started["invocation_id"]
@@ -167,7 +180,7 @@ async def test_a_pending_run_cancelled_never_delivers(
         "status_reason": "cancelled by alice",
         "cancel_requested": True,
     }
-    assert cancelled.json()["finished_at"] == "2024-03-05T12:30:15.123456Z"
+    assert cancelled.json()["finished_at"] == "2024-03-05T12:30:15Z"
     assert again.status_code == 409
     assert again.json()["detail"] == "The invocation has already ended (cancelled)."
     assert (outcome.status, outcome.attempts) == ("cancelled", 0)
@@ -180,16 +193,16 @@ async def test_a_rerun_delivers_the_original_instant_again_as_a_new_invocation(
     manage_store: ManageStore,
     session_factory: sessionmaker[Session],
     keys: dict[str, dict[str, str]],
+    open_api: OpenApi,
     echo_url: str,
     http: httpx.AsyncClient,
 ) -> None:
     seed(manage_store, f"{echo_url}/a2a", protocol="a2a")
     original = _invocation(session_factory, "2024-03-04T09:00:00Z", status="failed")
     open_one = _invocation(session_factory, "2024-03-05T09:00:00Z", status=None)
-    ctx = ApiContext(session_factory, manage_store, dev_env.client, task_queue, now=lambda: NOW)
     async with (
         runner_worker(dev_env.client, task_queue, manage_store, session_factory, http),
-        _api(ctx) as api,
+        open_api(dev_env.client) as api,
     ):
         response = await api.post(f"{PROJECT}/invocations/{original}/rerun", headers=keys["acme"])
         refused = await api.post(f"{PROJECT}/invocations/{open_one}/rerun", headers=keys["acme"])
@@ -220,15 +233,24 @@ async def test_invocations_are_listed_newest_first_paged_and_filtered(
     manage_store: ManageStore,
     session_factory: sessionmaker[Session],
     keys: dict[str, dict[str, str]],
+    open_api: OpenApi,
 ) -> None:
     ids = [
         _invocation(session_factory, f"2024-03-0{day}T09:00:00Z", status=status)
         for day, status in ((1, "completed"), (2, "failed"), (3, "completed"), (4, None))
     ]
-    ctx = ApiContext(session_factory, manage_store, None, "unused", now=lambda: NOW)
-    async with _api(ctx) as api:
+    async with open_api(None) as api:
         everything = await api.get(f"{TRIGGER}/invocations", headers=keys["acme"])
-        page = await api.get(f"{TRIGGER}/invocations?limit=2&offset=1", headers=keys["acme"])
+        first = await api.get(f"{TRIGGER}/invocations?limit=1", headers=keys["acme"])
+        cursor = first.json()["next_cursor"]
+        page = await api.get(
+            f"{TRIGGER}/invocations", params={"limit": 2, "cursor": cursor}, headers=keys["acme"]
+        )
+        last = await api.get(
+            f"{TRIGGER}/invocations",
+            params={"limit": 2, "cursor": page.json()["next_cursor"]},
+            headers=keys["acme"],
+        )
         done = await api.get(f"{PROJECT}/invocations?status=completed", headers=keys["acme"])
         other_trigger = await api.get(
             f"{PROJECT}/agents/bot/triggers/weekly/invocations", headers=keys["acme"]
@@ -241,8 +263,9 @@ async def test_invocations_are_listed_newest_first_paged_and_filtered(
         "failed",
         "completed",
     ]
-    assert page.json() == {**page.json(), "limit": 2, "offset": 1}
+    assert [i["id"] for i in first.json()["items"]] == [ids[3]]
     assert [i["id"] for i in page.json()["items"]] == [ids[2], ids[1]]
+    assert ([i["id"] for i in last.json()["items"]], last.json()["next_cursor"]) == ([ids[0]], None)
     assert [i["id"] for i in done.json()["items"]] == [ids[2], ids[0]]
     assert other_trigger.json()["items"] == []
 
@@ -251,11 +274,11 @@ async def test_bad_requests_are_named_and_other_tenants_see_nothing(
     manage_store: ManageStore,
     session_factory: sessionmaker[Session],
     keys: dict[str, dict[str, str]],
+    open_api: OpenApi,
 ) -> None:
     seed(manage_store, "http://127.0.0.1:9/hook")
     invocation_id = _invocation(session_factory, "2024-03-01T09:00:00Z", status="completed")
-    ctx = ApiContext(session_factory, manage_store, None, "unused", now=lambda: NOW)
-    async with _api(ctx) as api:
+    async with open_api(None) as api:
         anonymous = await api.post(f"{TRIGGER}/run")
         foreign_run = await api.post(f"{TRIGGER}/run", headers=keys["other"])
         foreign_get = await api.get(f"{PROJECT}/invocations/{invocation_id}", headers=keys["other"])

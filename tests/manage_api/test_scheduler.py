@@ -7,9 +7,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from dispatcher.control import start_scheduler
-from manage_api.context import ApiContext
 from manage_db.store import ManageStore
 from runtime_db.api_keys import create_key
+from service.context import ServiceContext
 from tests.conftest import DeploymentWorkers
 from timekeeper.app import create_app
 
@@ -25,7 +25,7 @@ async def test_the_scheduler_as_temporal_sees_it(
         admin, _ = create_key(session, tenant_id=None, is_admin=True, principal="ops")
         tenant, _ = create_key(session, tenant_id="acme", is_admin=False, principal="alice")
     client = time_skipping_env.client
-    ctx = ApiContext(session_factory, manage_store, client, task_queue="unused")
+    ctx = ServiceContext(session_factory, manage_store, client, task_queue="unused")
     transport = httpx.ASGITransport(app=create_app(ctx))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as api:
 

@@ -130,7 +130,7 @@ async def test_create_names_each_bad_field(web: Api) -> None:
         assert response.json()["title"] == "Unprocessable Content"
         assert sorted(_errors(response)) == sorted(errors), overrides
     assert web.log() == before
-    assert (await web.call("GET", TRIGGERS)).json() == {"items": []}
+    assert (await web.call("GET", TRIGGERS)).json() == {"items": [], "next_cursor": None}
 
 
 async def test_malformed_json_is_400(web: Api) -> None:

@@ -2,9 +2,19 @@
 
 import sqlite3
 
-from manage_db.migrate import branches_behind, migrate_store, schema_version
-from manage_db.schema import MIGRATIONS, Migration
+from manage_db.migrate import branch_schema_versions, migrate_store, schema_version
+from manage_db.schema import MIGRATIONS, Migration, latest_version
 from manage_db.store import ManageStore, branch_heads, create_branch
+
+
+def branches_behind(
+    store: ManageStore, migrations: tuple[Migration, ...] = MIGRATIONS
+) -> dict[str, int]:
+    """Branches not at the latest schema, with their version."""
+    target = latest_version(migrations)
+    with store.read() as conn:
+        versions = branch_schema_versions(conn, sorted(branch_heads(conn)))
+    return {branch: version for branch, version in versions.items() if version < target}
 
 
 def _seed_trigger(store: ManageStore, branch: str, trigger_id: str) -> None:

@@ -32,7 +32,7 @@ from runner.activities import RunnerActivities
 from runner.contract import RUNNER_WORKFLOW, RunnerInput, workflow_id_for
 from runner.models import RunnerOutcome
 from runner.workflows import RunnerWorkflow
-from runtime_db.invocations import attempts_of, get_by_workflow_id, get_invocation
+from runtime_db.invocations import attempts_of, get_invocation
 from runtime_db.models import Invocation, InvocationAttempt
 from tests.factories import trigger_row as factory_row
 
@@ -198,7 +198,9 @@ async def with_status(
     session_factory: sessionmaker[Session], workflow_id: str, status: str
 ) -> Invocation | None:
     with session_factory() as session:
-        row = get_by_workflow_id(session, workflow_id)
+        row = session.execute(
+            select(Invocation).where(Invocation.workflow_id == workflow_id)
+        ).scalar_one_or_none()
     return row if row is not None and row.status == status else None
 
 

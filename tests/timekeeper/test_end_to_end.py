@@ -13,10 +13,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from dispatcher.control import start_scheduler
 from examples.echo_agent import create_app as create_echo_agent
-from manage_api.context import ApiContext
 from manage_db.store import ManageStore
 from runtime_db.api_keys import create_key
 from runtime_db.scheduler_state import current_state
+from service.context import ServiceContext
 from tests.runner.conftest import serve
 from timekeeper.app import create_app
 from timekeeper.settings import Settings
@@ -39,7 +39,7 @@ async def api(
 ) -> AsyncIterator[httpx.AsyncClient]:
     with session_factory.begin() as session:
         key, _ = create_key(session, tenant_id="acme", is_admin=False, principal="alice")
-    ctx = ApiContext(session_factory, manage_store, time_skipping_env.client, task_queue)
+    ctx = ServiceContext(session_factory, manage_store, time_skipping_env.client, task_queue)
     transport = httpx.ASGITransport(app=create_app(ctx))
     async with httpx.AsyncClient(
         transport=transport, base_url="http://test", headers={"Authorization": f"Bearer {key}"}
@@ -61,7 +61,6 @@ async def test_a_trigger_created_through_the_api_fires_into_a_real_agent_and_is_
         async with httpx.AsyncClient() as http:
             deps = WorkerDeps(settings, client, session_factory, manage_store, http)
             worker = build_worker(deps, executor)
-            assert worker is not None
             async with worker:
                 assert (
                     await api.post("/v1/tenants/acme/projects", json={"id": "web", "name": "Web"})

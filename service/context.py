@@ -1,23 +1,20 @@
-"""What the API's handlers need, handed in once when the app is built (no import-time globals)."""
+"""What the operations need, handed in once when a surface is built (no import-time globals)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from manage_db.store import ManageStore
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from manage_db.timestamps import utc_now
 
 
 @dataclass
-class ApiContext:
+class ServiceContext:
     session_factory: sessionmaker[Session]
     store: ManageStore
     temporal: Client | None

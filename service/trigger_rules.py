@@ -12,34 +12,25 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from manage_api.models import Trigger, TriggerCreate, TriggerPatch
-from manage_api.problems import Problem, field_error
+from pydantic import BaseModel
+
 from manage_db.next_run import InvalidSchedule, Schedule, initial_next_run
 from manage_db.timestamps import from_db, to_db
 from manage_db.triggers import USER_FIELDS, TriggerRow, user_values
 from runner.templates import TemplateContext, TemplateError, render
+from service.errors import FieldError, InvalidFields, invalid
+from service.inputs import TriggerFields
 
 SCHEDULE_FIELDS = ("cron_expression", "cron_timezone", "run_at")
 
 
-class FieldErrors(Exception):
-    """Bad fields found after model validation; a single call answers them as one 422."""
-
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__(f"{len(errors)} invalid field(s)")
-        self.errors = errors
-
-    def problem(self) -> Problem:
-        return Problem(422, "The request has invalid fields.", errors=self.errors)
-
-
-def create_values(body: TriggerCreate) -> dict[str, Any]:
+def create_values(body: TriggerFields) -> dict[str, Any]:
     values = body.model_dump(include=set(USER_FIELDS))
     values["run_at"] = to_db(body.run_at) if body.run_at is not None else None
     return values
 
 
-def patched_values(current: TriggerRow, patch: TriggerPatch) -> dict[str, Any]:
+def patched_values(current: TriggerRow, patch: BaseModel) -> dict[str, Any]:
     """The current user fields with exactly the sent ones replaced: no defaults on update."""
     values = user_values(current)
     for name in patch.model_fields_set:
@@ -64,11 +55,11 @@ def check_schedule(
             if has_cron
             else "exactly one of cron_expression and run_at must be set; neither is"
         )
-        raise FieldErrors(
-            [field_error(_field(prefix, name), message) for name in ("cron_expression", "run_at")]
+        raise InvalidFields(
+            [FieldError(_field(prefix, name), message) for name in ("cron_expression", "run_at")]
         )
     if has_run_at and require_future_run_at and _run_at(values) <= now:
-        raise FieldErrors([field_error(_field(prefix, "run_at"), "must be in the future")])
+        raise invalid(_field(prefix, "run_at"), "must be in the future")
 
 
 def check_template_payload(values: dict[str, Any], *, now: datetime, prefix: str = "") -> None:
@@ -85,7 +76,7 @@ def check_template_payload(values: dict[str, Any], *, now: datetime, prefix: str
     try:
         render(values["message_template"], context)
     except TemplateError as exc:
-        raise FieldErrors([field_error(_field(prefix, "message_template"), exc.message)]) from None
+        raise invalid(_field(prefix, "message_template"), exc.message) from None
 
 
 def _run_at(values: dict[str, Any]) -> datetime:
@@ -103,13 +94,9 @@ def next_run_for(values: dict[str, Any], now: datetime, prefix: str = "") -> str
     if not values["enabled"]:
         return None
     if values["run_at"] is not None and _run_at(values) <= now:
-        raise FieldErrors(
-            [
-                field_error(
-                    _field(prefix, "run_at"),
-                    "is in the past; an enabled one-time trigger needs a future run_at",
-                )
-            ]
+        raise invalid(
+            _field(prefix, "run_at"),
+            "is in the past; an enabled one-time trigger needs a future run_at",
         )
     schedule = Schedule(
         cron_expression=values["cron_expression"],
@@ -119,7 +106,7 @@ def next_run_for(values: dict[str, Any], now: datetime, prefix: str = "") -> str
     try:
         moment = initial_next_run(schedule, now)
     except InvalidSchedule as exc:
-        raise FieldErrors([field_error(_field(prefix, exc.field), exc.message)]) from None
+        raise invalid(_field(prefix, exc.field), exc.message) from None
     return to_db(moment) if moment is not None else None
 
 
@@ -137,7 +124,7 @@ def new_row(
     now: datetime,
     prefix: str = "",
 ) -> TriggerRow:
-    """A trigger at version 1; raises FieldErrors for a schedule a create may not have."""
+    """A trigger at version 1; raises InvalidFields for a schedule a create may not have."""
     check_schedule(values, now=now, require_future_run_at=True, prefix=prefix)
     check_template_payload(values, now=now, prefix=prefix)
     stamp = to_db(now)
@@ -197,8 +184,3 @@ def cancels_pending(old: TriggerRow, new: TriggerRow) -> bool:
     if old.enabled and not new.enabled:
         return True
     return any(getattr(old, name) != getattr(new, name) for name in SCHEDULE_FIELDS)
-
-
-def trigger_body(row: TriggerRow) -> dict[str, Any]:
-    fields = {name: getattr(row, name) for name in Trigger.model_fields if name != "payload"}
-    return Trigger(**fields, payload=row.payload_dict).model_dump(mode="json")

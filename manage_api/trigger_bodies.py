@@ -1,0 +1,33 @@
+"""From the service's trigger rows to response bodies and headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+from manage_api.models import Trigger
+from manage_api.problems import etag
+from manage_db.triggers import TriggerRow
+from service.scope import Scope
+
+
+def trigger_body(row: TriggerRow) -> Trigger:
+    fields: dict[str, Any] = {name: getattr(row, name) for name in Trigger.model_fields}
+    return Trigger.model_construct(**{**fields, "payload": row.payload_dict})
+
+
+def trigger_location(scope: Scope, row: TriggerRow) -> str:
+    return (
+        f"/v1/tenants/{scope.tenant_id}/projects/{scope.project_id}"
+        f"/agents/{row.agent_id}/triggers/{row.id}"
+    )
+
+
+def trigger_response(
+    row: TriggerRow, status: int = 200, location: str | None = None
+) -> JSONResponse:
+    headers = {"ETag": etag(row.version)}
+    if location is not None:
+        headers["Location"] = location
+    return JSONResponse(trigger_body(row).model_dump(mode="json"), status, headers)
