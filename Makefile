@@ -31,7 +31,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	$(BIN)/python bench/dispatch_scan.py
+	$(BIN)/python bench/store_age.py
 	$(BIN)/python bench/dispatch_throughput.py
 
 clean:

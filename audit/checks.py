@@ -15,14 +15,12 @@ from temporalio.service import RPCError
 from audit.findings import (
     INVOCATION_ORPHANED,
     INVOCATION_STALE,
-    NEXT_RUN_MISSING,
     SCHEDULE_INVALID,
     SCHEDULER_MISSING,
     SCHEDULER_NOT_RUNNING,
     SCHEMA_BEHIND,
     SUPERSEDED_STILL_RUNNING,
     TEMPORAL_UNAVAILABLE,
-    TRIGGER_OVERDUE,
     Finding,
 )
 from audit.scan import (
@@ -88,48 +86,6 @@ def _parse(text: str) -> datetime | None:
         return None
 
 
-def check_next_run_missing(snapshot: ManageSnapshot) -> list[Finding]:
-    """Enabled triggers the dispatcher can never select: `next_run_at` is null."""
-    findings = []
-    for project, triggers in _readable(snapshot):
-        for trigger in triggers.values():
-            if trigger.enabled and trigger.next_run_at is None:
-                fixable = not schedule_errors(trigger)
-                message = "enabled trigger has no next_run_at: it will never fire"
-                if not fixable:
-                    message += " (its schedule does not parse; see schedule_invalid)"
-                findings.append(
-                    Finding(NEXT_RUN_MISSING, trigger_subject(project, trigger), message, fixable)
-                )
-    return findings
-
-
-def check_trigger_overdue(
-    snapshot: ManageSnapshot, now: datetime, tick_seconds: int
-) -> list[Finding]:
-    """Enabled triggers due for longer than two ticks: the scheduler is not dispatching them."""
-    cutoff = now - timedelta(seconds=2 * tick_seconds)
-    findings = []
-    for project, triggers in _readable(snapshot):
-        for trigger in triggers.values():
-            if not trigger.enabled or trigger.next_run_at is None:
-                continue
-            due = _parse(trigger.next_run_at)
-            if due is None or due >= cutoff:
-                continue
-            late = int((now - due).total_seconds())
-            findings.append(
-                Finding(
-                    TRIGGER_OVERDUE,
-                    trigger_subject(project, trigger),
-                    f"next_run_at {trigger.next_run_at} is {late} s in the past"
-                    f" (more than 2 ticks of {tick_seconds} s): is the scheduler dispatching?",
-                    fixable=False,
-                )
-            )
-    return findings
-
-
 def check_schedule_invalid(snapshot: ManageSnapshot) -> list[Finding]:
     """Stored schedules that no longer parse (a tzdata or validation change); never guessed at."""
     findings = []
@@ -178,9 +134,8 @@ _ORPHAN_MESSAGES = {
 def orphan_reason(snapshot: ManageSnapshot, invocation: OpenInvocation) -> str | None:
     """Why an open invocation has nothing left to run for, or None when it still does.
 
-    A scheduled run of a trigger disabled since it began is orphaned; one the dispatcher
-    disabled itself (a one-time trigger after dispatch, same version) is not, and manual runs
-    and reruns ignore `enabled`, as the runner does.
+    A scheduled run of a trigger disabled since it began is orphaned; manual runs and reruns
+    ignore `enabled`, as the runner does.
     """
     project = snapshot.projects.get((invocation.tenant_id, invocation.project_id))
     if project is None:
@@ -190,11 +145,7 @@ def orphan_reason(snapshot: ManageSnapshot, invocation: OpenInvocation) -> str |
     trigger = project.triggers.get(invocation.trigger_id)
     if trigger is None or trigger.agent_id != invocation.agent_id:
         return "trigger deleted"
-    if (
-        not trigger.enabled
-        and invocation.kind not in MANUAL_KINDS
-        and invocation.trigger_version != trigger.version
-    ):
+    if not trigger.enabled and invocation.kind not in MANUAL_KINDS:
         return "trigger disabled"
     return None
 

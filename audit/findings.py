@@ -19,9 +19,17 @@ TEMPORAL_UNAVAILABLE = "temporal_unavailable"
 INVOCATION_STALE = "invocation_stale"
 INVOCATION_ORPHANED = "invocation_orphaned"
 SCHEMA_BEHIND = "schema_behind"
+SCHEDULE_BEHIND = "schedule_behind"
+SCHEDULE_MISSING = "schedule_missing"
+SCHEDULE_STALE = "schedule_stale"
+SCHEDULE_ORPHANED = "schedule_orphaned"
 
 # Report order: the order checks run in, and the order findings are listed in.
 CHECKS: tuple[str, ...] = (
+    SCHEDULE_BEHIND,
+    SCHEDULE_MISSING,
+    SCHEDULE_STALE,
+    SCHEDULE_ORPHANED,
     NEXT_RUN_MISSING,
     TRIGGER_OVERDUE,
     SCHEDULE_INVALID,

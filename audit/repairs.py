@@ -1,7 +1,7 @@
 """The repairs that are safe to make unattended; each marks its finding fixed only if it took.
 
-Manage-store repairs are one Dolt commit per branch, authored `audit`, naming what changed;
-every write is a compare-and-set on what the audit read, so a concurrent edit wins.
+The audit never writes to the manage store: definitions are the users'. Every write is a
+compare-and-set on what the audit read, so a concurrent edit or run wins.
 """
 
 from __future__ import annotations
@@ -9,19 +9,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from audit.checks import orphan_reason, schedule_errors
+from audit.checks import orphan_reason
 from audit.findings import (
-    AUDIT_AUTHOR,
     INVOCATION_ORPHANED,
     INVOCATION_STALE,
-    NEXT_RUN_MISSING,
     SCHEDULER_MISSING,
     SCHEDULER_NOT_RUNNING,
     SUPERSEDED_STILL_RUNNING,
@@ -30,65 +27,12 @@ from audit.findings import (
 )
 from audit.scan import ManageSnapshot, OpenInvocation, RuntimeSnapshot
 from dispatcher.control import ensure_scheduler
-from manage_db.next_run import Schedule, initial_next_run
-from manage_db.store import ManageStore
-from manage_db.timestamps import from_db, to_db
-from manage_db.triggers import TriggerRow, fill_next_run
 from runner.launch import signal_cancel
-from runtime_db.invocations import OPEN_STATUSES, finish, request_cancel
-from runtime_db.models import Invocation
+from runtime_db.invocations import finish_if_open, request_cancel
 
 log = logging.getLogger(__name__)
 
 STALE_REASON = "audit: exceeded timeout and retries"
-
-
-def _schedule(trigger: TriggerRow) -> Schedule:
-    run_at = from_db(trigger.run_at) if trigger.run_at is not None else None
-    return Schedule(trigger.cron_expression, trigger.cron_timezone, run_at)
-
-
-def repair_next_run_missing(
-    store: ManageStore, snapshot: ManageSnapshot, findings: list[Finding], now: datetime
-) -> list[Repair]:
-    """Recompute `next_run_at` from now, as re-enabling does: one commit per branch."""
-    per_branch: dict[str, list[tuple[Finding, TriggerRow]]] = defaultdict(list)
-    for finding in findings:
-        if finding.check != NEXT_RUN_MISSING or not finding.fixable:
-            continue
-        project = snapshot.projects[(finding.subject["tenant_id"], finding.subject["project_id"])]
-        assert project.triggers is not None
-        trigger = project.triggers[finding.subject["trigger_id"]]
-        if not schedule_errors(trigger):
-            per_branch[project.branch].append((finding, trigger))
-    repairs: list[Repair] = []
-    for branch, items in sorted(per_branch.items()):
-        done: list[tuple[Finding, str]] = []
-        with store.write(branch, author=AUDIT_AUTHOR, message="audit") as unit:
-            for finding, trigger in items:
-                next_run = initial_next_run(_schedule(trigger), now)
-                if next_run is None:
-                    continue
-                if fill_next_run(
-                    unit.conn,
-                    trigger.id,
-                    expected_version=trigger.version,
-                    next_run_at=to_db(next_run),
-                    updated_at=to_db(now),
-                ):
-                    done.append((finding, to_db(next_run)))
-            names = ", ".join(finding.subject["trigger_id"] for finding, _ in done)
-            unit.message = f"audit: recompute missing next_run_at of {names}"
-        for finding, next_run_text in done:
-            finding.fixed = True
-            repairs.append(
-                Repair(
-                    NEXT_RUN_MISSING,
-                    finding.subject,
-                    f"next_run_at set to {next_run_text} (commit {unit.commit_hash})",
-                )
-            )
-    return repairs
 
 
 async def repair_scheduler(
@@ -161,10 +105,10 @@ def _close_invocations(
     with session_factory.begin() as session:
         for finding, invocation, reason in closing:
             if finding.check == INVOCATION_STALE:
-                row = session.get(Invocation, invocation.id, with_for_update=True)
-                if row is None or row.status not in OPEN_STATUSES:
+                if not finish_if_open(
+                    session, invocation.id, status="failed", reason=reason, now=now
+                ):
                     continue
-                finish(session, invocation.id, status="failed", reason=reason, now=now)
             else:
                 _, took = request_cancel(session, invocation.id, reason=reason, now=now)
                 if not took:

@@ -13,16 +13,23 @@ from temporalio.client import Client
 from audit.checks import (
     check_invocation_orphaned,
     check_invocation_stale,
-    check_next_run_missing,
     check_schedule_invalid,
     check_scheduler,
     check_schema_behind,
-    check_trigger_overdue,
 )
 from audit.findings import Finding
-from audit.repairs import repair_invocations, repair_next_run_missing, repair_scheduler
+from audit.repairs import repair_invocations, repair_scheduler
 from audit.report import AuditReport
-from audit.scan import Progress, RuntimeSnapshot, read_manage, read_runtime
+from audit.scan import (
+    Progress,
+    RuntimeSnapshot,
+    ScheduleSnapshot,
+    read_manage,
+    read_runtime,
+    read_schedules,
+)
+from audit.schedule_checks import check_next_run_missing, check_schedule_sync, check_trigger_overdue
+from audit.schedule_repairs import repair_schedules
 from manage_db.schema import MIGRATIONS, Migration
 from manage_db.store import ManageStore
 from manage_db.timestamps import utc_now
@@ -50,6 +57,11 @@ def _read_runtime(session_factory: sessionmaker[Session]) -> RuntimeSnapshot:
         return read_runtime(session)
 
 
+def _read_schedules(session_factory: sessionmaker[Session]) -> ScheduleSnapshot:
+    with session_factory() as session:
+        return read_schedules(session)
+
+
 async def run_audit(
     ctx: AuditContext, *, fix: bool, progress: Progress | None = None
 ) -> AuditReport:
@@ -57,14 +69,18 @@ async def run_audit(
 
     The runtime store is read before the manage store: an invocation is always created after
     its trigger, so every invocation seen has its trigger in the later manage read, and a
-    trigger created mid-audit can never make a fresh run look orphaned.
+    trigger created mid-audit can never make a fresh run look orphaned. Schedule state is read
+    after the manage store: a branch whose head moved in between is reported as behind (its
+    sync is a no-op), never as rows that disagree with it.
     """
     now = ctx.now()
     runtime = await asyncio.to_thread(_read_runtime, ctx.session_factory)
     manage = await asyncio.to_thread(read_manage, ctx.store, ctx.migrations, progress)
+    schedules = await asyncio.to_thread(_read_schedules, ctx.session_factory)
     findings: list[Finding] = [
-        *check_next_run_missing(manage),
-        *check_trigger_overdue(manage, now, ctx.tick_seconds),
+        *check_schedule_sync(manage, schedules),
+        *check_next_run_missing(manage, schedules, now),
+        *check_trigger_overdue(schedules, now, ctx.tick_seconds),
         *check_schedule_invalid(manage),
         *await check_scheduler(ctx.temporal, runtime),
     ]
@@ -81,7 +97,7 @@ async def run_audit(
     report = AuditReport(checked_at=now, findings=findings)
     if fix:
         report.repairs += await asyncio.to_thread(
-            repair_next_run_missing, ctx.store, manage, findings, now
+            repair_schedules, ctx.store, ctx.session_factory, manage, findings, now
         )
         if ctx.temporal is not None:
             report.repairs += await repair_scheduler(

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from manage_db.branches import parse_branch
@@ -21,9 +20,10 @@ from manage_db.migrate import branch_schema_versions
 from manage_db.schema import Migration, latest_version
 from manage_db.store import ManageStore, branch_heads
 from manage_db.triggers import TriggerRow, list_triggers_at
-from runtime_db.invocations import OPEN_STATUSES
-from runtime_db.models import Invocation, SchedulerGeneration
-from runtime_db.scheduler_state import current_state
+from runtime_db.invocations import open_invocations
+from runtime_db.models import TriggerSchedule
+from runtime_db.scheduler_state import current_state, started_generations_before
+from runtime_db.schedules import all_schedules, synced_heads
 
 Progress = Callable[[int, int], None]
 
@@ -33,6 +33,7 @@ class ProjectTriggers:
     tenant_id: str
     project_id: str
     branch: str
+    head: str
     # None when the branch is behind the schema and its triggers could not be read.
     triggers: dict[str, TriggerRow] | None
 
@@ -71,6 +72,12 @@ class SchedulerRun:
 
 
 @dataclass(frozen=True)
+class ScheduleSnapshot:
+    rows: dict[tuple[str, str, str], TriggerSchedule]  # (tenant, project, trigger) -> its state
+    synced_heads: dict[str, str]  # project branch -> the head its rows were synced from
+
+
+@dataclass(frozen=True)
 class RuntimeSnapshot:
     open_invocations: list[OpenInvocation]
     registered: SchedulerRun | None
@@ -90,7 +97,7 @@ def read_manage(
         for done, (name, ref) in enumerate(refs, start=1):
             triggers = _read_triggers(conn, heads[name], behind=versions[name] < target)
             projects[(ref.tenant_id, ref.project_id)] = ProjectTriggers(
-                ref.tenant_id, ref.project_id, name, triggers
+                ref.tenant_id, ref.project_id, name, heads[name], triggers
             )
             if progress is not None:
                 progress(done, len(refs))
@@ -110,11 +117,6 @@ def _read_triggers(
 
 
 def read_runtime(session: Session) -> RuntimeSnapshot:
-    rows = session.execute(
-        select(Invocation)
-        .where(Invocation.status.in_(OPEN_STATUSES))
-        .order_by(Invocation.created_at, Invocation.id)
-    ).scalars()
     invocations = [
         OpenInvocation(
             id=row.id,
@@ -131,7 +133,7 @@ def read_runtime(session: Session) -> RuntimeSnapshot:
             deadline_at=row.deadline_at,
             max_attempts=row.max_attempts,
         )
-        for row in rows
+        for row in open_invocations(session)
     ]
     state = current_state(session)
     if state is None:
@@ -139,16 +141,14 @@ def read_runtime(session: Session) -> RuntimeSnapshot:
     registered = SchedulerRun(
         state.generation, state.deployment_id, state.workflow_id, state.run_id, state.task_queue
     )
-    older = session.execute(
-        select(SchedulerGeneration)
-        .where(
-            SchedulerGeneration.generation < state.generation,
-            SchedulerGeneration.run_id.is_not(None),
-        )
-        .order_by(SchedulerGeneration.generation)
-    ).scalars()
     superseded = [
         SchedulerRun(g.generation, g.deployment_id, g.workflow_id, g.run_id, g.task_queue)
-        for g in older
+        for g in started_generations_before(session, state.generation)
     ]
     return RuntimeSnapshot(invocations, registered, superseded)
+
+
+def read_schedules(session: Session) -> ScheduleSnapshot:
+    """Schedule state and the heads it was synced at; read after the manage store (see run)."""
+    rows = {(r.tenant_id, r.project_id, r.trigger_id): r for r in all_schedules(session)}
+    return ScheduleSnapshot(rows=rows, synced_heads=synced_heads(session))

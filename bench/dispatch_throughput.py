@@ -5,7 +5,8 @@ due triggers over B project branches in a fresh doltlite store, then measures in
 - raw: K `start_workflow` calls with the dispatcher's concurrency, before and after the dispatch
   (their mean is the reference: the machine is shared, the server warms up);
 - dispatch: one `DispatchActivities.dispatch` tick until every runner workflow is started and
-  every `next_run_at` advanced (scan, starts, one commit per branch, the tick record).
+  every `next_run_at` advanced (sync of the new branches, due query, starts, the advance in
+  PostgreSQL, the tick record).
 Prints JSON, the ratio dispatch rate / raw rate last.
 
     .venv/bin/python bench/dispatch_throughput.py [--triggers 1000] [--branches 10]

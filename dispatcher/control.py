@@ -11,7 +11,6 @@ import asyncio
 import logging
 from typing import NamedTuple
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -19,11 +18,11 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dispatcher.models import SCHEDULER_WORKFLOW, SchedulerInput, scheduler_workflow_id
-from runtime_db.models import SchedulerGeneration
 from runtime_db.scheduler_state import (
     Allocation,
     allocate_generation,
     current_state,
+    generation_before,
     set_generation_run,
 )
 
@@ -168,11 +167,7 @@ def _allocate(
     with session_factory.begin() as session:
         allocation = allocate_generation(session, deployment_id, workflow_id, task_queue)
         # The generation superseded: the newest one allocated before this deployment's.
-        previous = session.execute(
-            select(func.max(SchedulerGeneration.generation)).where(
-                SchedulerGeneration.generation < allocation.generation
-            )
-        ).scalar_one_or_none()
+        previous = generation_before(session, allocation.generation)
         state = current_state(session)
         return _Allocated(allocation, previous, state.generation if state else None)
 

@@ -74,8 +74,9 @@ class DispatchLimits:
 class TickCounters:
     """What one tick did; persisted in `scheduler_state.last_tick` and logged as one line.
 
-    `due` counts triggers taken this tick; `deferred` counts those due on scanned branches but
-    left for a later tick by the bounds.
+    `branches_synced` counts project branches whose definitions were re-synced into schedule
+    state (their head moved); `due` counts triggers taken this tick; `deferred` counts those due
+    but left for a later tick by the bounds.
     `conflicts` counts advances lost to a concurrent user edit, which wins. `skipped_misfire`
     counts occurrences not fired: older than the misfire grace, or coalesced into a later one.
     """
@@ -83,7 +84,7 @@ class TickCounters:
     generation: int
     as_of: str
     branches_listed: int = 0
-    branches_scanned: int = 0
+    branches_synced: int = 0
     due: int = 0
     deferred: int = 0
     started: int = 0

@@ -1,8 +1,8 @@
 """A trigger's versions, read from Dolt history: the commits that changed what a user defined.
 
-Dolt records every commit that touched a row, including the dispatcher's `next_run_at`
-advances; a user paging through versions wants only the commits where a field of
-`USER_FIELDS` changed, so the others are folded away here.
+Dolt records every commit that touched a row (stores written by older versions also hold the
+dispatcher's `next_run_at` advances); a user paging through versions wants only the commits where
+a field of `USER_FIELDS` changed, so the others are folded away here.
 """
 
 from __future__ import annotations

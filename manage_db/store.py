@@ -111,6 +111,12 @@ def branch_heads(conn: sqlite3.Connection) -> dict[str, str]:
     return {row[0]: row[1] for row in conn.execute("select name, hash from dolt_branches")}
 
 
+def branch_head(conn: sqlite3.Connection, branch: str) -> str | None:
+    """The head commit of one branch, or None when it does not exist."""
+    row = conn.execute("select hash from dolt_branches where name = ?", (branch,)).fetchone()
+    return str(row[0]) if row else None
+
+
 def create_branch(conn: sqlite3.Connection, branch: str, start: str = SCHEMA_BRANCH) -> None:
     """Refs are durable at once in doltlite, even inside a transaction."""
     conn.execute("select dolt_branch(?, ?)", (branch, start))

@@ -1,4 +1,9 @@
-"""Scheduled triggers: rows, reads across branches, and the dispatcher's compare-and-set advance."""
+"""Scheduled trigger definitions: rows and reads, on a branch or at any revision.
+
+`next_run_at` here is the value computed when the definition was saved, and `last_scheduled_for`
+what an older version of the dispatcher wrote; where a trigger stands in its schedule now lives in
+the runtime store (`runtime_db.schedules`), which the dispatcher moves without a Dolt commit.
+"""
 
 from __future__ import annotations
 
@@ -129,57 +134,6 @@ def read_trigger_at(conn: sqlite3.Connection, branch: str, trigger_id: str) -> T
     return _row(row) if row else None
 
 
-def due_triggers_at(
-    conn: sqlite3.Connection, branch: str, as_of: str, limit: int
-) -> list[TriggerRow]:
-    """Enabled triggers of a branch whose `next_run_at <= as_of` (DB text form), oldest first."""
-    rows = conn.execute(
-        f"select {_COLUMNS} from dolt_at_triggers(?) where enabled = 1 and next_run_at is not null"
-        " and next_run_at <= ? order by next_run_at, id limit ?",
-        (branch, as_of, limit),
-    )
-    return [_row(r) for r in rows]
-
-
-def earliest_next_run_at(conn: sqlite3.Connection, branch: str) -> str | None:
-    row = conn.execute(
-        "select min(next_run_at) from dolt_at_triggers(?) where enabled = 1", (branch,)
-    ).fetchone()
-    return row[0] if row else None
-
-
-def advance_next_run(
-    conn: sqlite3.Connection,
-    trigger_id: str,
-    *,
-    expected_next_run_at: str,
-    expected_version: int,
-    next_run_at: str | None,
-    last_scheduled_for: str | None,
-    disable: bool,
-    updated_at: str,
-) -> bool:
-    """Compare-and-set on the values the dispatcher read: a concurrent user edit wins.
-
-    `version` is not bumped: it counts user-visible versions, and an advance is not one.
-    """
-    cursor = conn.execute(
-        "update triggers set next_run_at = ?, last_scheduled_for = coalesce(?, last_scheduled_for),"
-        " enabled = case when ? then 0 else enabled end, updated_at = ?"
-        " where id = ? and next_run_at = ? and version = ? and enabled = 1",
-        (
-            next_run_at,
-            last_scheduled_for,
-            1 if disable else 0,
-            updated_at,
-            trigger_id,
-            expected_next_run_at,
-            expected_version,
-        ),
-    )
-    return cursor.rowcount == 1
-
-
 def list_triggers_at(conn: sqlite3.Connection, revision: str) -> list[TriggerRow]:
     """Every trigger at a branch head or commit, without a checkout (the audit's scan).
 
@@ -187,26 +141,6 @@ def list_triggers_at(conn: sqlite3.Connection, revision: str) -> list[TriggerRow
     """
     rows = conn.execute(f"select {_COLUMNS} from dolt_at_triggers(?) order by id", (revision,))
     return [_row(r) for r in rows]
-
-
-def fill_next_run(
-    conn: sqlite3.Connection,
-    trigger_id: str,
-    *,
-    expected_version: int,
-    next_run_at: str,
-    updated_at: str,
-) -> bool:
-    """Set a missing `next_run_at` if the trigger is still enabled, unset and unedited.
-
-    Compare-and-set like `advance_next_run`: a concurrent user edit wins; `version` is not bumped.
-    """
-    cursor = conn.execute(
-        "update triggers set next_run_at = ?, updated_at = ?"
-        " where id = ? and version = ? and enabled = 1 and next_run_at is null",
-        (next_run_at, updated_at, trigger_id, expected_version),
-    )
-    return cursor.rowcount == 1
 
 
 def trigger_history_rows(

@@ -228,12 +228,12 @@ def _decide(
 ) -> _Refusal | _Go:
     """Deliver, or why not.
 
-    A scheduled run skips a trigger disabled since dispatch; the dispatcher's own disable of a
-    one-time trigger keeps the version, so that run still goes. Manual runs ignore `enabled`.
+    A scheduled run skips a trigger disabled since dispatch (only a user disables a trigger,
+    and that is a new version). Manual runs ignore `enabled`.
     """
     if trigger is None:
         return _Refusal("skipped", f"trigger {run.trigger_id} no longer exists")
-    if run.kind == "scheduled" and not trigger.enabled and trigger.version != run.trigger_version:
+    if run.kind == "scheduled" and not trigger.enabled:
         return _Refusal(
             "skipped", f"trigger {run.trigger_id} was disabled (version {trigger.version})"
         )

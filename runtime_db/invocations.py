@@ -237,6 +237,17 @@ def finish(
     return row
 
 
+def finish_if_open(
+    session: Session, invocation_id: uuid.UUID, *, status: str, reason: str | None, now: datetime
+) -> bool:
+    """`finish`, saying whether this call closed it (False: gone, or ended meanwhile)."""
+    row = _locked(session, invocation_id)
+    if row is None or row.status in TERMINAL_STATUSES:
+        return False
+    finish(session, invocation_id, status=status, reason=reason, now=now)
+    return True
+
+
 def request_cancel(
     session: Session, invocation_id: uuid.UUID, *, reason: str, now: datetime
 ) -> tuple[Invocation | None, bool]:
@@ -270,3 +281,14 @@ def attempt_blocker(session: Session, invocation_id: uuid.UUID) -> str | None:
     if row.cancel_requested:
         return "cancelled"
     return None if row.status == "running" else row.status
+
+
+def open_invocations(session: Session) -> list[Invocation]:
+    """Every pending or running invocation, oldest first (the audit's read)."""
+    return list(
+        session.execute(
+            select(Invocation)
+            .where(Invocation.status.in_(OPEN_STATUSES))
+            .order_by(Invocation.created_at, Invocation.id)
+        ).scalars()
+    )

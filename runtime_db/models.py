@@ -59,6 +59,54 @@ class SchedulerGeneration(Base):
     )
 
 
+class TriggerSchedule(Base):
+    """Where a trigger stands in its schedule: the state the dispatcher moves every tick.
+
+    Definitions live on the project branches of the manage store; this row copies what dispatch
+    needs from the definition version it was synced from (so the due path never reads Dolt) and
+    holds what moves (`next_run_at`, `last_scheduled_for`, `run_count`), which carries nothing a
+    user wants in version history.
+    """
+
+    __tablename__ = "trigger_schedules"
+    __table_args__ = (
+        Index(
+            "trigger_schedules_due",
+            "next_run_at",
+            postgresql_where=text("enabled AND next_run_at IS NOT NULL"),
+        ),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    trigger_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    definition_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Fingerprint of the schedule-defining fields: when it changes, the position is re-taken.
+    schedule_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    cron_expression: Mapped[str | None] = mapped_column(Text)
+    cron_timezone: Mapped[str] = mapped_column(Text, nullable=False)
+    run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    misfire_grace_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    run_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Why a stored definition cannot be fired (it is then never due); None when it can.
+    invalid_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class BranchSync(Base):
+    """The head commit each project branch's definitions were last synced into schedule state."""
+
+    __tablename__ = "branch_syncs"
+
+    branch: Mapped[str] = mapped_column(Text, primary_key=True)
+    head: Mapped[str] = mapped_column(String(64), nullable=False)
+    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
 class Invocation(Base):
     """One delivery of one trigger for one scheduled instant (or one manual run)."""
 

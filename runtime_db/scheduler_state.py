@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -109,3 +109,26 @@ def record_tick(session: Session, generation: int, at: datetime, counters: dict[
         .values(last_tick_at=at, last_tick=counters)
     )
     return result.rowcount == 1
+
+
+def generation_before(session: Session, generation: int) -> int | None:
+    """The newest generation allocated before `generation`: the one it supersedes."""
+    return session.execute(
+        select(func.max(SchedulerGeneration.generation)).where(
+            SchedulerGeneration.generation < generation
+        )
+    ).scalar_one_or_none()
+
+
+def started_generations_before(session: Session, generation: int) -> list[SchedulerGeneration]:
+    """Older generations that were started (have a run id), oldest first."""
+    return list(
+        session.execute(
+            select(SchedulerGeneration)
+            .where(
+                SchedulerGeneration.generation < generation,
+                SchedulerGeneration.run_id.is_not(None),
+            )
+            .order_by(SchedulerGeneration.generation)
+        ).scalars()
+    )

@@ -1,23 +1,29 @@
 """The way into a project: its branch for reads, and the one choke point every write passes.
 
-A project write is one SQL transaction closed by one Dolt commit authored by the caller; what it
-asks for on the runtime side (cancelling pending runs) happens in `_after_commit`, only once
-the commit succeeded: a failed write changes nothing anywhere.
+A project write is one SQL transaction closed by one Dolt commit authored by the caller; the
+runtime side (re-syncing the branch into schedule state, cancelling pending runs) happens in
+`_after_commit`, only once the commit succeeded: a failed write changes nothing anywhere. If the
+sync itself fails (or the process dies before it), the request still succeeds: its commit moved
+the branch head, so the scheduler's next tick syncs the branch.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from dispatcher.schedule_sync import sync_branch
 from manage_db.branches import project_branch
 from manage_db.store import BranchNotFound, Write
 from runtime_db.invocations import cancel_pending
 from service.context import ServiceContext
 from service.errors import NotFound
 from service.scope import Scope
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,8 +88,20 @@ def project_write(ctx: ServiceContext, scope: Scope, message: str) -> Iterator[P
     _after_commit(ctx, scope, write)
 
 
+def sync_schedules(ctx: ServiceContext, scope: Scope) -> None:
+    """Bring the project's schedule state up to its branch head (or drop it, branch gone)."""
+    branch = project_branch(scope.tenant_id, scope.project_id)
+    try:
+        with ctx.session_factory.begin() as session:
+            sync_branch(ctx.store, session, branch, ctx.now())
+    except Exception:
+        log.warning("schedule sync of %s failed; the next tick syncs it", branch, exc_info=True)
+
+
 def _after_commit(ctx: ServiceContext, scope: Scope, write: ProjectWrite) -> None:
     """The runtime side of a committed project change."""
+    if write.unit.commit_hash is not None:
+        sync_schedules(ctx, scope)
     if not write.cancellations:
         return
     now = ctx.now()

@@ -19,7 +19,7 @@ from manage_db.triggers import list_triggers, replace_trigger
 from service.context import ServiceContext
 from service.errors import Conflict
 from service.inputs import ProjectCreate
-from service.project_access import project_missing, project_write
+from service.project_access import project_missing, project_write, sync_schedules
 from service.scope import Scope
 
 
@@ -83,3 +83,4 @@ def delete_project(ctx: ServiceContext, scope: Scope) -> None:
         w.cancel_pending(f"project {scope.project_id} deleted")
     with ctx.store.read() as conn:
         delete_branch(conn, project_branch(scope.tenant_id, scope.project_id))
+    sync_schedules(ctx, scope)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel
 
 from manage_db.agents import get_agent
+from manage_db.timestamps import to_db
 from manage_db.triggers import (
     USER_FIELDS,
     TriggerRow,
@@ -26,6 +28,8 @@ from manage_db.triggers import (
     user_values,
 )
 from manage_db.triggers import delete_trigger as _delete_row
+from runtime_db.models import TriggerSchedule
+from runtime_db.schedules import get_schedules
 from service.context import ServiceContext
 from service.errors import Conflict, NotFound, PreconditionFailed
 from service.inputs import PageQuery, TriggerCreate
@@ -47,8 +51,26 @@ ValuesOf = Callable[[sqlite3.Connection, TriggerRow], Values]
 
 
 def effective(ctx: ServiceContext, scope: Scope, rows: list[TriggerRow]) -> list[TriggerRow]:
-    """Triggers as a user sees them: every trigger an operation answers with passes here."""
-    return rows
+    """Triggers as a user sees them: every trigger an operation answers with passes here.
+
+    `next_run_at` and `last_scheduled_for` are where the trigger stands in its schedule, which
+    lives in PostgreSQL; a definition not yet synced answers what it was saved with.
+    """
+    if not rows:
+        return rows
+    with ctx.session_factory() as session:
+        states = get_schedules(session, scope.tenant_id, scope.project_id, [r.id for r in rows])
+    return [_with_state(row, states.get(row.id)) for row in rows]
+
+
+def _with_state(row: TriggerRow, state: TriggerSchedule | None) -> TriggerRow:
+    if state is None or state.definition_version != row.version:
+        return row
+    return replace(
+        row,
+        next_run_at=to_db(state.next_run_at) if state.next_run_at else None,
+        last_scheduled_for=to_db(state.last_scheduled_for) if state.last_scheduled_for else None,
+    )
 
 
 def _one(ctx: ServiceContext, scope: Scope, row: TriggerRow) -> TriggerRow:
@@ -79,19 +101,9 @@ def check_version(if_match: Versions, version: int) -> None:
 def _same_request(existing: TriggerRow, values: Values) -> bool:
     """Whether a repeated create asks for what `existing` was created with.
 
-    A one-time trigger that has fired was disabled by the dispatcher, not by a user (its
-    version is unchanged): the repeat still names it, so `enabled` is not compared then.
+    A one-time trigger that has fired is still the same definition, so a repeat answers it.
     """
-    stored = user_values(existing)
-    fired_once = (
-        existing.run_at is not None
-        and existing.last_scheduled_for == existing.run_at
-        and not existing.enabled
-        and existing.version == 1
-    )
-    if fired_once:
-        stored = {**stored, "enabled": values.get("enabled", stored["enabled"])}
-    return stored == values
+    return user_values(existing) == values
 
 
 def create_trigger(

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from manage_db.timestamps import from_db
 from manage_db.triggers import TriggerRow
+from runtime_db.models import TriggerSchedule
 
 STAMP = "2026-01-01T00:00:00Z"
 
@@ -36,3 +41,24 @@ def trigger_row(trigger_id: str, **fields: Any) -> TriggerRow:
         updated_at=STAMP,
     )
     return replace(row, **fields)
+
+
+def record_dispatch(
+    session_factory: sessionmaker[Session],
+    trigger_id: str,
+    *,
+    next_run_at: str | None,
+    last_scheduled_for: str,
+) -> None:
+    """Move a trigger's schedule state as a dispatch tick does after starting its run."""
+    with session_factory.begin() as session:
+        moved = session.execute(
+            update(TriggerSchedule)
+            .where(TriggerSchedule.trigger_id == trigger_id)
+            .values(
+                next_run_at=from_db(next_run_at),
+                last_scheduled_for=from_db(last_scheduled_for),
+                run_count=TriggerSchedule.run_count + 1,
+            )
+        )
+        assert getattr(moved, "rowcount", 0) == 1

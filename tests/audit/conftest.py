@@ -25,6 +25,7 @@ from temporalio.worker import Worker
 
 from audit.run import AuditContext
 from dispatcher.activities import DispatchActivities
+from dispatcher.schedule_sync import sync_branch
 from dispatcher.workflows import SchedulerWorkflow
 from manage_db.branches import project_branch
 from manage_db.next_run import Schedule, initial_next_run
@@ -59,8 +60,16 @@ def trigger_row(trigger_id: str, **fields: Any) -> TriggerRow:
     return row
 
 
-def add_triggers(store: ManageStore, tenant_id: str, project_id: str, *triggers: TriggerRow) -> str:
-    """Create the project (branch and row) if needed, then insert the triggers in one commit."""
+def add_triggers(
+    store: ManageStore,
+    sessions: sessionmaker[Session] | None,
+    tenant_id: str,
+    project_id: str,
+    *triggers: TriggerRow,
+) -> str:
+    """Create the project (branch and row) if needed, then insert the triggers in one commit,
+    and sync the branch into schedule state as the API does (unless `sessions` is None, as when
+    that sync was lost)."""
     branch = project_branch(tenant_id, project_id)
     with store.read() as conn:
         if branch not in branch_heads(conn):
@@ -72,7 +81,14 @@ def add_triggers(store: ManageStore, tenant_id: str, project_id: str, *triggers:
             )
         for trigger in triggers:
             insert_trigger(unit.conn, trigger)
+    if sessions is not None:
+        sync(store, sessions, branch)
     return branch
+
+
+def sync(store: ManageStore, sessions: sessionmaker[Session], branch: str) -> None:
+    with sessions.begin() as session:
+        sync_branch(store, session, branch, NOW)
 
 
 def user_disable(store: ManageStore, tenant_id: str, project_id: str, trigger_id: str) -> None:

@@ -15,7 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from dispatcher.control import start_scheduler
 from manage_db.store import ManageStore
-from manage_db.triggers import get_trigger
+from manage_db.timestamps import to_db
+from runtime_db.schedules import all_schedules
 from tests.audit.conftest import (
     add_triggers,
     eventually,
@@ -57,7 +58,9 @@ async def test_exit_1_while_something_is_wrong_and_0_once_fix_repaired_it(
     audit_env.setenv(
         "TIMEKEEPER_TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host
     )
-    branch = add_triggers(manage_store, "acme", "web", trigger_row("daily", next_run_at=None))
+    add_triggers(
+        manage_store, session_factory, "acme", "web", trigger_row("daily", next_run_at=None)
+    )
     async with scheduler_worker(dev_env.client, task_queue, manage_store, session_factory):
         started = await start_scheduler(
             dev_env.client,
@@ -87,12 +90,14 @@ async def test_exit_1_while_something_is_wrong_and_0_once_fix_repaired_it(
 
     assert fixed == 0
     document = json.loads(fixed_out)
-    with manage_store.read(branch) as conn:
-        next_run_at = get_trigger(conn, "daily").next_run_at  # type: ignore[union-attr]
-    assert next_run_at is not None and next_run_at.endswith("T09:00:00Z")
+    with session_factory() as session:
+        [state] = all_schedules(session)
+    assert state.next_run_at is not None
+    next_run_at = to_db(state.next_run_at)
+    assert next_run_at.endswith("T09:00:00Z")
     assert document["healthy"] is True
     assert [(f["check"], f["fixed"]) for f in document["findings"]] == [("next_run_missing", True)]
-    assert document["repairs"][0]["action"].startswith(f"next_run_at set to {next_run_at} (commit ")
+    assert document["repairs"][0]["action"] == f"next_run_at set to {next_run_at}"
 
     assert healthy == 0
     assert re.fullmatch(rf"healthy: nothing found {CHECKED}\n", healthy_out)

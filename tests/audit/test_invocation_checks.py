@@ -14,7 +14,7 @@ from audit.scan import read_manage, read_runtime
 from manage_db.branches import project_branch
 from manage_db.schema import MIGRATIONS
 from manage_db.store import ManageStore, delete_branch
-from manage_db.triggers import advance_next_run, delete_trigger
+from manage_db.triggers import delete_trigger
 from runtime_db.invocations import finish
 from tests.audit.conftest import (
     NOW,
@@ -35,13 +35,14 @@ async def test_orphaned_invocations_are_cancelled_with_the_reason(
 ) -> None:
     add_triggers(
         manage_store,
+        session_factory,
         "acme",
         "web",
         trigger_row("daily"),
         trigger_row("gone"),
         trigger_row("once", cron_expression=None, run_at="2030-01-07T09:59:00Z"),
     )
-    add_triggers(manage_store, "beta", "old", trigger_row("nightly"))
+    add_triggers(manage_store, session_factory, "beta", "old", trigger_row("nightly"))
     recent = NOW - timedelta(minutes=1)
     disabled = open_invocation(
         session_factory, "acme", "web", "daily", scheduled_for=recent, created_at=recent
@@ -60,21 +61,11 @@ async def test_orphaned_invocations_are_cancelled_with_the_reason(
         session_factory, "beta", "old", "nightly", scheduled_for=recent, created_at=recent
     )
     # A user disables `daily` and the API dies before cancelling its pending run; `gone` and a
-    # whole project are deleted the same way. The dispatcher disables the one-time trigger it
-    # dispatched, keeping its version: that run is legitimate.
+    # whole project are deleted the same way. The one-time trigger's run is legitimate: its
+    # dispatch moved its schedule state, not its definition.
     user_disable(manage_store, "acme", "web", "daily")
     with manage_store.write(project_branch("acme", "web"), author="bob", message="rm") as unit:
         assert delete_trigger(unit.conn, "gone")
-        assert advance_next_run(
-            unit.conn,
-            "once",
-            expected_next_run_at="2030-01-07T09:59:00Z",
-            expected_version=1,
-            next_run_at=None,
-            last_scheduled_for="2030-01-07T09:59:00Z",
-            disable=True,
-            updated_at="2030-01-07T09:59:00Z",
-        )
     with manage_store.read() as conn:
         delete_branch(conn, project_branch("beta", "old"))
     ctx = audit_context(manage_store, session_factory)
@@ -119,7 +110,7 @@ async def test_orphaned_invocations_are_cancelled_with_the_reason(
 
     fixed = (await run_audit(ctx, fix=True)).to_document()
 
-    assert [r["action"] for r in fixed["repairs"]] == [
+    assert [r["action"] for r in fixed["repairs"] if r["check"] == "invocation_orphaned"] == [
         "cancelled: audit: trigger disabled",
         "cancelled: audit: trigger deleted",
         "cancelled: audit: project deleted",
@@ -153,7 +144,7 @@ async def test_stale_invocations_are_marked_failed(
 ) -> None:
     # max_retries 2, retry_delay 10 s, timeout 30 s: the runner's worst case is
     # 3 x (30 + 30 margin) + 2 x 900 (Retry-After bound) = 1,980 s; two ticks more is 2,100 s.
-    add_triggers(manage_store, "acme", "web", trigger_row("daily"))
+    add_triggers(manage_store, session_factory, "acme", "web", trigger_row("daily"))
     started = NOW - timedelta(hours=2)
 
     def run(minute: int, **kwargs: object) -> object:
@@ -218,7 +209,7 @@ async def test_stale_invocations_are_marked_failed(
 async def test_a_run_that_ends_meanwhile_keeps_its_own_end(
     manage_store: ManageStore, session_factory: sessionmaker[Session]
 ) -> None:
-    add_triggers(manage_store, "acme", "web", trigger_row("daily"))
+    add_triggers(manage_store, session_factory, "acme", "web", trigger_row("daily"))
     slow = open_invocation(
         session_factory,
         "acme",

@@ -6,8 +6,8 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from manage_db.store import ManageStore
-from manage_db.triggers import get_trigger
 from runtime_db.api_keys import create_key
+from runtime_db.schedules import all_schedules
 from service.context import ServiceContext
 from tests.audit.conftest import NOW, add_triggers, audit_context, trigger_row
 from timekeeper.app import create_app
@@ -16,7 +16,9 @@ from timekeeper.app import create_app
 async def test_get_audit_is_admin_only_and_reports_without_fixing(
     manage_store: ManageStore, session_factory: sessionmaker[Session]
 ) -> None:
-    branch = add_triggers(manage_store, "acme", "web", trigger_row("daily", next_run_at=None))
+    add_triggers(
+        manage_store, session_factory, "acme", "web", trigger_row("daily", next_run_at=None)
+    )
     with session_factory.begin() as session:
         admin, _ = create_key(session, tenant_id=None, is_admin=True)
         tenant, _ = create_key(session, tenant_id="acme", is_admin=False)
@@ -56,6 +58,10 @@ async def test_get_audit_is_admin_only_and_reports_without_fixing(
         ],
         "repairs": [],
         "counts": {
+            "schedule_behind": 0,
+            "schedule_missing": 0,
+            "schedule_stale": 0,
+            "schedule_orphaned": 0,
             "next_run_missing": 1,
             "trigger_overdue": 0,
             "schedule_invalid": 0,
@@ -68,5 +74,5 @@ async def test_get_audit_is_admin_only_and_reports_without_fixing(
             "schema_behind": 0,
         },
     }
-    with manage_store.read(branch) as conn:
-        assert get_trigger(conn, "daily").next_run_at is None  # type: ignore[union-attr]
+    with session_factory() as session:
+        assert [row.next_run_at for row in all_schedules(session)] == [None]

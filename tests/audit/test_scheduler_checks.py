@@ -42,7 +42,9 @@ async def _status(env: WorkflowEnvironment, workflow_id: str) -> WorkflowExecuti
 async def test_without_temporal_the_scheduler_checks_are_skipped_and_the_rest_run(
     manage_store: ManageStore, session_factory: sessionmaker[Session]
 ) -> None:
-    add_triggers(manage_store, "acme", "web", trigger_row("daily", next_run_at=None))
+    add_triggers(
+        manage_store, session_factory, "acme", "web", trigger_row("daily", next_run_at=None)
+    )
 
     document = (
         await run_audit(audit_context(manage_store, session_factory), fix=False)

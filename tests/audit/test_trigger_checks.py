@@ -1,23 +1,35 @@
-"""Trigger checks: a missing `next_run_at` (found and recomputed), overdue triggers, schedules
-that no longer parse, and branches behind the manage schema."""
+"""Trigger checks: schedule state against the branches (behind, missing, stale, orphaned rows,
+each re-synced), a missing `next_run_at` (found and recomputed), overdue triggers, schedules that
+no longer parse, and branches behind the manage schema."""
 
 from __future__ import annotations
 
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.findings import NEXT_RUN_MISSING, Finding
-from audit.repairs import repair_next_run_missing
+from audit.findings import (
+    NEXT_RUN_MISSING,
+    SCHEDULE_BEHIND,
+    SCHEDULE_MISSING,
+    SCHEDULE_ORPHANED,
+    SCHEDULE_STALE,
+    Finding,
+)
 from audit.run import run_audit
 from audit.scan import read_manage
+from audit.schedule_repairs import repair_schedules
 from manage_db.migrate import apply_pending, migrate_store
 from manage_db.schema import MIGRATIONS, Migration
 from manage_db.store import ManageStore, branch_heads
-from manage_db.triggers import get_trigger, list_triggers
+from manage_db.timestamps import to_db
+from runtime_db.models import TriggerSchedule
+from runtime_db.schedules import all_schedules
 from tests.audit.conftest import (
     NOW,
     add_triggers,
     audit_context,
     by_check,
+    sync,
     trigger_row,
     user_disable,
 )
@@ -36,9 +48,12 @@ REBUILD_WITHOUT_BACKFILL = Migration(
 WITH_REBUILD = (*MIGRATIONS, REBUILD_WITHOUT_BACKFILL)
 
 
-def _log(store: ManageStore, branch: str) -> list[tuple[str, str]]:
-    with store.read(branch) as conn:
-        return [tuple(r) for r in conn.execute("select committer, message from dolt_log limit 2")]
+def _next_runs(sessions: sessionmaker[Session]) -> dict[str, str | None]:
+    with sessions() as session:
+        return {
+            r.trigger_id: to_db(r.next_run_at) if r.next_run_at else None
+            for r in all_schedules(session)
+        }
 
 
 async def test_next_run_missing_after_a_migration_without_backfill_is_recomputed(
@@ -46,6 +61,7 @@ async def test_next_run_missing_after_a_migration_without_backfill_is_recomputed
 ) -> None:
     web = add_triggers(
         manage_store,
+        None,
         "acme",
         "web",
         trigger_row("daily"),
@@ -53,40 +69,33 @@ async def test_next_run_missing_after_a_migration_without_backfill_is_recomputed
         trigger_row("paused", enabled=False),
     )
     api = add_triggers(
-        manage_store, "acme", "api", trigger_row("hourly", cron_expression="0 * * * *")
+        manage_store, None, "acme", "api", trigger_row("hourly", cron_expression="0 * * * *")
     )
     migrate_store(manage_store, WITH_REBUILD)
+    sync(manage_store, session_factory, web)
+    sync(manage_store, session_factory, api)
     ctx = audit_context(manage_store, session_factory, migrations=WITH_REBUILD)
     with manage_store.read() as conn:
         heads_before = branch_heads(conn)
 
     report = await run_audit(ctx, fix=False)
 
-    with manage_store.read() as conn:
-        assert branch_heads(conn) == heads_before, "a report-only audit commits nothing"
+    assert _next_runs(session_factory) == {
+        "hourly": None,
+        "daily": None,
+        "once": None,
+        "paused": None,
+    }
     message = "enabled trigger has no next_run_at: it will never fire"
     assert by_check(report.to_document(), NEXT_RUN_MISSING) == [
         {
             "check": NEXT_RUN_MISSING,
-            "subject": {"tenant_id": "acme", "project_id": "api", "trigger_id": "hourly"},
+            "subject": {"tenant_id": "acme", "project_id": subject, "trigger_id": trigger_id},
             "message": message,
             "fixable": True,
             "fixed": False,
-        },
-        {
-            "check": NEXT_RUN_MISSING,
-            "subject": {"tenant_id": "acme", "project_id": "web", "trigger_id": "daily"},
-            "message": message,
-            "fixable": True,
-            "fixed": False,
-        },
-        {
-            "check": NEXT_RUN_MISSING,
-            "subject": {"tenant_id": "acme", "project_id": "web", "trigger_id": "once"},
-            "message": message,
-            "fixable": True,
-            "fixed": False,
-        },
+        }
+        for subject, trigger_id in (("api", "hourly"), ("web", "daily"), ("web", "once"))
     ]
 
     fixed = await run_audit(ctx, fix=True)
@@ -94,47 +103,32 @@ async def test_next_run_missing_after_a_migration_without_backfill_is_recomputed
     assert [
         (f["subject"]["trigger_id"], f["fixed"])
         for f in by_check(fixed.to_document(), NEXT_RUN_MISSING)
-    ] == [
-        ("hourly", True),
-        ("daily", True),
-        ("once", True),
-    ]
-    with manage_store.read(web) as conn:
-        assert {t.id: t.next_run_at for t in list_triggers(conn)} == {
-            "daily": "2030-01-08T09:00:00Z",
-            "once": "2030-02-01T12:00:00Z",
-            "paused": None,
-        }
-        assert get_trigger(conn, "daily").version == 1  # type: ignore[union-attr]
-        assert get_trigger(conn, "daily").updated_at == "2030-01-07T10:00:00Z"  # type: ignore[union-attr]
-    with manage_store.read(api) as conn:
-        assert get_trigger(conn, "hourly").next_run_at == "2030-01-07T11:00:00Z"  # type: ignore[union-attr]
-    # One commit per branch, authored `audit`, naming the triggers it repaired.
-    assert _log(manage_store, web)[0] == (
-        "audit",
-        "audit: recompute missing next_run_at of daily, once",
-    )
-    assert _log(manage_store, web)[1][0] == "timekeeper-migrate"
-    assert _log(manage_store, api)[0] == ("audit", "audit: recompute missing next_run_at of hourly")
-    web_commit = _log(manage_store, web)
-    with manage_store.read() as conn:
-        heads = branch_heads(conn)
+    ] == [("hourly", True), ("daily", True), ("once", True)]
+    assert _next_runs(session_factory) == {
+        "hourly": "2030-01-07T11:00:00Z",
+        "daily": "2030-01-08T09:00:00Z",
+        "once": "2030-02-01T12:00:00Z",
+        "paused": None,
+    }
     assert [r["action"] for r in fixed.to_document()["repairs"]] == [
-        f"next_run_at set to 2030-01-07T11:00:00Z (commit {heads[api]})",
-        f"next_run_at set to 2030-01-08T09:00:00Z (commit {heads[web]})",
-        f"next_run_at set to 2030-02-01T12:00:00Z (commit {heads[web]})",
+        "next_run_at set to 2030-01-07T11:00:00Z",
+        "next_run_at set to 2030-01-08T09:00:00Z",
+        "next_run_at set to 2030-02-01T12:00:00Z",
     ]
+    with manage_store.read() as conn:
+        assert branch_heads(conn) == heads_before, "the audit never commits to the manage store"
 
     again = await run_audit(ctx, fix=True)
 
-    assert by_check(again.to_document(), NEXT_RUN_MISSING) == []
-    assert _log(manage_store, web) == web_commit, "nothing left to repair, nothing committed"
+    assert [f["check"] for f in again.to_document()["findings"]] == ["temporal_unavailable"]
 
 
 async def test_a_concurrent_user_edit_wins_over_the_recompute(
     manage_store: ManageStore, session_factory: sessionmaker[Session]
 ) -> None:
-    branch = add_triggers(manage_store, "acme", "web", trigger_row("daily", next_run_at=None))
+    branch = add_triggers(
+        manage_store, session_factory, "acme", "web", trigger_row("daily", next_run_at=None)
+    )
     snapshot = read_manage(manage_store, MIGRATIONS)
     finding = Finding(
         NEXT_RUN_MISSING,
@@ -143,16 +137,94 @@ async def test_a_concurrent_user_edit_wins_over_the_recompute(
         fixable=True,
     )
     user_disable(manage_store, "acme", "web", "daily")
-    with manage_store.read() as conn:
-        heads = branch_heads(conn)
+    sync(manage_store, session_factory, branch)
 
-    repairs = repair_next_run_missing(manage_store, snapshot, [finding], NOW)
+    repairs = repair_schedules(manage_store, session_factory, snapshot, [finding], NOW)
 
     assert (repairs, finding.fixed) == ([], False)
-    with manage_store.read(branch) as conn:
-        row = get_trigger(conn, "daily")
-        assert (row.enabled, row.next_run_at, row.version) == (False, None, 2)  # type: ignore[union-attr]
-        assert branch_heads(conn) == heads
+    assert _next_runs(session_factory) == {"daily": None}
+
+
+async def test_a_commit_whose_sync_was_lost_is_reported_behind_and_synced_by_the_fix(
+    manage_store: ManageStore, session_factory: sessionmaker[Session]
+) -> None:
+    branch = add_triggers(manage_store, session_factory, "acme", "web", trigger_row("daily"))
+    add_triggers(
+        manage_store, None, "acme", "web", trigger_row("hourly", cron_expression="0 * * * *")
+    )
+    with manage_store.read() as conn:
+        head = branch_heads(conn)[branch]
+
+    report = (await run_audit(audit_context(manage_store, session_factory), fix=True)).to_document()
+
+    [behind] = by_check(report, SCHEDULE_BEHIND)
+    assert behind["subject"] == {"tenant_id": "acme", "project_id": "web"}
+    assert behind["fixed"] is True
+    assert report["repairs"] == [
+        {
+            "check": SCHEDULE_BEHIND,
+            "subject": {"tenant_id": "acme", "project_id": "web"},
+            "action": f"synced acme/web/main at {head}: 1 added, 0 updated, 0 removed",
+        }
+    ]
+    assert _next_runs(session_factory) == {
+        "daily": "2030-01-08T09:00:00Z",
+        "hourly": "2030-01-07T11:00:00Z",
+    }
+
+
+async def test_rows_that_disagree_with_a_synced_branch_are_found_and_resynced(
+    manage_store: ManageStore, session_factory: sessionmaker[Session]
+) -> None:
+    add_triggers(
+        manage_store,
+        session_factory,
+        "acme",
+        "web",
+        trigger_row("daily"),
+        trigger_row("hourly", cron_expression="0 * * * *"),
+    )
+    with session_factory.begin() as session:
+        session.execute(delete(TriggerSchedule).where(TriggerSchedule.trigger_id == "daily"))
+        session.execute(
+            update(TriggerSchedule)
+            .where(TriggerSchedule.trigger_id == "hourly")
+            .values(definition_version=7)
+        )
+        orphan = TriggerSchedule(
+            tenant_id="acme",
+            project_id="web",
+            trigger_id="ghost",
+            agent_id="bot",
+            definition_version=1,
+            schedule_key="k",
+            enabled=True,
+            cron_expression="* * * * *",
+            cron_timezone="UTC",
+            misfire_grace_seconds=60,
+            next_run_at=NOW,
+            run_count=0,
+            updated_at=NOW,
+        )
+        session.add(orphan)
+
+    report = (await run_audit(audit_context(manage_store, session_factory), fix=True)).to_document()
+
+    assert [
+        (f["check"], f["subject"]["trigger_id"], f["fixed"])
+        for f in report["findings"]
+        if f["check"].startswith("schedule_")
+    ] == [
+        (SCHEDULE_MISSING, "daily", True),
+        (SCHEDULE_STALE, "hourly", True),
+        (SCHEDULE_ORPHANED, "ghost", True),
+    ]
+    assert _next_runs(session_factory) == {
+        "daily": "2030-01-08T09:00:00Z",
+        "hourly": "2030-01-07T11:00:00Z",
+    }
+    again = await run_audit(audit_context(manage_store, session_factory), fix=False)
+    assert [f for f in again.to_document()["findings"] if f["check"].startswith("schedule_")] == []
 
 
 async def test_overdue_means_more_than_two_ticks_late(
@@ -160,6 +232,7 @@ async def test_overdue_means_more_than_two_ticks_late(
 ) -> None:
     add_triggers(
         manage_store,
+        session_factory,
         "acme",
         "web",
         trigger_row("late", next_run_at="2030-01-07T09:57:59Z"),
@@ -187,6 +260,7 @@ async def test_schedules_that_no_longer_parse_are_reported_never_guessed(
     # No API path stores these; a tzdata or validation change makes stored ones invalid.
     branch = add_triggers(
         manage_store,
+        session_factory,
         "acme",
         "web",
         trigger_row("gone-zone", cron_timezone="Mars/Olympus_Mons", next_run_at=None),
@@ -229,8 +303,8 @@ async def test_schedules_that_no_longer_parse_are_reported_never_guessed(
 async def test_branches_behind_the_schema_are_reported(
     manage_store: ManageStore, session_factory: sessionmaker[Session]
 ) -> None:
-    add_triggers(manage_store, "acme", "web", trigger_row("daily"))
-    add_triggers(manage_store, "beta", "app", trigger_row("daily"))
+    add_triggers(manage_store, session_factory, "acme", "web", trigger_row("daily"))
+    add_triggers(manage_store, session_factory, "beta", "app", trigger_row("daily"))
     newer = (*MIGRATIONS, Migration(2, "add a column", ("alter table triggers add column x text",)))
     # `main` moved on (new projects branch from it); the existing project branches did not.
     with manage_store.write("main", author="timekeeper-migrate", message="v2") as unit:

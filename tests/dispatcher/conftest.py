@@ -13,16 +13,19 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from dispatcher.activities import DispatchActivities
 from dispatcher.workflows import SchedulerWorkflow
-from manage_db.branches import project_branch
+from manage_db.branches import parse_branch, project_branch
 from manage_db.store import ManageStore, create_branch
+from manage_db.timestamps import to_db
 from manage_db.triggers import TriggerRow, insert_trigger, read_trigger_at
 from runner.contract import RUNNER_WORKFLOW, RunnerInput
+from runtime_db.schedules import get_schedules
 from tests.factories import trigger_row
 
 AGENT = "agent-1"
@@ -77,6 +80,32 @@ def read_trigger(store: ManageStore, branch: str, trigger_id: str) -> TriggerRow
         row = read_trigger_at(conn, branch, trigger_id)
     assert row is not None
     return row
+
+
+def schedule_of(
+    session_factory: sessionmaker[Session], branch: str, trigger_id: str
+) -> tuple[str | None, str | None, int]:
+    """(next_run_at, last_scheduled_for, run_count) of a trigger's schedule state, as text."""
+    project = parse_branch(branch)
+    assert project is not None
+    with session_factory() as session:
+        rows = get_schedules(session, project.tenant_id, project.project_id, [trigger_id])
+    row = rows[trigger_id]
+    return (
+        to_db(row.next_run_at) if row.next_run_at else None,
+        to_db(row.last_scheduled_for) if row.last_scheduled_for else None,
+        row.run_count,
+    )
+
+
+def invalid_reason(
+    session_factory: sessionmaker[Session], branch: str, trigger_id: str
+) -> str | None:
+    project = parse_branch(branch)
+    assert project is not None
+    with session_factory() as session:
+        rows = get_schedules(session, project.tenant_id, project.project_id, [trigger_id])
+    return rows[trigger_id].invalid_reason
 
 
 def commits(store: ManageStore, branch: str) -> list[tuple[str, str]]:

@@ -19,12 +19,20 @@ from temporalio.testing import WorkflowEnvironment
 
 from dispatcher.activities import DispatchActivities
 from dispatcher.models import DispatchInput, DispatchLimits, TickCounters
+from dispatcher.schedule_sync import sync_branch
 from manage_db.branches import project_branch
 from manage_db.store import ManageStore
 from manage_db.triggers import replace_trigger
 from runner.contract import RunnerInput, runner_workflow_id
 from runtime_db.scheduler_state import current_state, register
-from tests.dispatcher.conftest import add_triggers, commits, read_trigger, trigger
+from tests.dispatcher.conftest import (
+    add_triggers,
+    commits,
+    invalid_reason,
+    read_trigger,
+    schedule_of,
+    trigger,
+)
 
 AS_OF = "2026-03-02T10:00:00Z"
 
@@ -64,7 +72,7 @@ def _run_id(tenant: str, trigger_id: str, slot: str, project: str = "p1") -> str
     return runner_workflow_id(tenant, project, "agent-1", trigger_id, slot)
 
 
-async def test_a_due_trigger_is_started_then_advanced_in_one_scheduler_commit(
+async def test_a_due_trigger_is_started_then_advanced_without_a_dolt_commit(
     dev_env: WorkflowEnvironment,
     manage_store: ManageStore,
     session_factory: sessionmaker[Session],
@@ -93,7 +101,7 @@ async def test_a_due_trigger_is_started_then_advanced_in_one_scheduler_commit(
         generation=1,
         as_of=AS_OF,
         branches_listed=2,
-        branches_scanned=1,
+        branches_synced=1,
         due=1,
         started=1,
         advanced=1,
@@ -111,17 +119,9 @@ async def test_a_due_trigger_is_started_then_advanced_in_one_scheduler_commit(
             trigger_version=1,
         )
     )
-    stored = read_trigger(manage_store, branch, "every5")
-    assert (stored.next_run_at, stored.last_scheduled_for, stored.version, stored.enabled) == (
-        "2026-03-02T10:05:00Z",
-        AS_OF,
-        1,
-        True,
-    )
-    assert commits(manage_store, branch)[:2] == [
-        ("scheduler", "advance next_run_at: 1 triggers"),
-        ("alice", "add 1 triggers"),
-    ]
+    assert schedule_of(session_factory, branch, "every5") == ("2026-03-02T10:05:00Z", AS_OF, 1)
+    assert commits(manage_store, branch)[0] == ("alice", "add 1 triggers")
+    assert read_trigger(manage_store, branch, "every5").next_run_at == AS_OF
     with session_factory() as session:
         state = current_state(session)
         assert state is not None
@@ -133,7 +133,7 @@ async def test_a_due_trigger_is_started_then_advanced_in_one_scheduler_commit(
     ]
 
 
-async def test_an_idle_tick_scans_no_branch(
+async def test_an_idle_tick_syncs_no_branch(
     dev_env: WorkflowEnvironment,
     manage_store: ManageStore,
     session_factory: sessionmaker[Session],
@@ -152,8 +152,8 @@ async def test_an_idle_tick_scans_no_branch(
     due = await _tick(activities, "2026-03-02T10:00:00Z")
     after = await _tick(activities, "2026-03-02T10:00:30Z")
 
-    scanned = [c.branches_scanned for c in (cold, idle, moved, due, after)]
-    assert scanned == [3, 0, 1, 1, 0]
+    synced = [c.branches_synced for c in (cold, idle, moved, due, after)]
+    assert synced == [3, 0, 1, 0, 0]
     assert [c.branches_listed for c in (cold, idle, moved, due, after)] == [4] * 5
     assert (due.started, due.advanced) == (1, 1)
 
@@ -174,8 +174,7 @@ async def test_the_basis_is_the_scheduled_instant_not_the_late_tick(
     assert (late.started, late.advanced, late.skipped_misfire) == (1, 1, 0)
     run = await _started(dev_env.client, _run_id(tenant, "every5", "20260302T100000Z"))
     assert run.scheduled_for == AS_OF
-    stored = read_trigger(manage_store, branch, "every5")
-    assert (stored.next_run_at, stored.last_scheduled_for) == ("2026-03-02T10:05:00Z", AS_OF)
+    assert schedule_of(session_factory, branch, "every5") == ("2026-03-02T10:05:00Z", AS_OF, 1)
 
 
 async def test_after_an_outage_within_grace_the_latest_occurrence_fires_once(
@@ -197,10 +196,10 @@ async def test_after_an_outage_within_grace_the_latest_occurrence_fires_once(
     for slot in ("20260302T130000Z", "20260302T130500Z"):
         assert await _exists(dev_env.client, _run_id(tenant, "every5", slot))
     assert not await _exists(dev_env.client, _run_id(tenant, "every5", "20260302T125500Z"))
-    stored = read_trigger(manage_store, branch, "every5")
-    assert (stored.next_run_at, stored.last_scheduled_for) == (
+    assert schedule_of(session_factory, branch, "every5") == (
         "2026-03-02T13:10:00Z",
         "2026-03-02T13:05:00Z",
+        2,
     )
 
 
@@ -216,7 +215,7 @@ async def test_after_an_outage_beyond_grace_nothing_fires_and_the_cadence_resume
     activities = _activities(manage_store, session_factory, dev_env, task_queue)
 
     resumed = await _tick(activities, "2026-03-02T13:02:00Z")
-    after_skip = read_trigger(manage_store, branch, "every5")
+    after_skip = schedule_of(session_factory, branch, "every5")
     on_cadence = await _tick(activities, "2026-03-02T13:05:00Z")
 
     assert (resumed.due, resumed.started, resumed.advanced, resumed.skipped_misfire) == (
@@ -225,16 +224,13 @@ async def test_after_an_outage_beyond_grace_nothing_fires_and_the_cadence_resume
         1,
         37,
     )
-    assert (after_skip.next_run_at, after_skip.last_scheduled_for) == (
-        "2026-03-02T13:05:00Z",
-        None,
-    )
+    assert after_skip == ("2026-03-02T13:05:00Z", None, 0)
     assert not await _exists(dev_env.client, _run_id(tenant, "every5", "20260302T130000Z"))
     assert (on_cadence.started, on_cadence.advanced) == (1, 1)
     assert await _exists(dev_env.client, _run_id(tenant, "every5", "20260302T130500Z"))
 
 
-async def test_a_one_time_trigger_fires_once_and_ends_disabled(
+async def test_a_one_time_trigger_fires_once_and_then_has_no_next_run(
     dev_env: WorkflowEnvironment,
     manage_store: ManageStore,
     session_factory: sessionmaker[Session],
@@ -254,21 +250,17 @@ async def test_a_one_time_trigger_fires_once_and_ends_disabled(
     second = await _tick(activities, "2026-03-02T10:01:00Z")
 
     assert (first.due, first.started, first.advanced, first.skipped_misfire) == (2, 1, 2, 1)
-    assert (second.branches_scanned, second.due) == (0, 0)
+    assert (second.branches_synced, second.due) == (0, 0)
     assert await _exists(dev_env.client, _run_id(tenant, "once", "20260302T100000Z"))
     assert not await _exists(dev_env.client, _run_id(tenant, "missed", "20260302T080000Z"))
-    once = read_trigger(manage_store, branch, "once")
-    missed = read_trigger(manage_store, branch, "missed")
-    assert (once.enabled, once.next_run_at, once.last_scheduled_for, once.version) == (
-        False,
-        None,
-        AS_OF,
-        1,
-    )
-    assert (missed.enabled, missed.next_run_at, missed.last_scheduled_for) == (False, None, None)
+    assert schedule_of(session_factory, branch, "once") == (None, AS_OF, 1)
+    assert schedule_of(session_factory, branch, "missed") == (None, None, 0)
+    # The definitions are untouched: the tick writes nothing to the manage store.
+    assert read_trigger(manage_store, branch, "once").enabled is True
+    assert commits(manage_store, branch)[0] == ("alice", "add 2 triggers")
 
 
-async def test_a_definition_that_cannot_fire_is_disabled_without_firing(
+async def test_a_definition_that_cannot_fire_is_held_without_firing(
     dev_env: WorkflowEnvironment,
     manage_store: ManageStore,
     session_factory: sessionmaker[Session],
@@ -297,19 +289,15 @@ async def test_a_definition_that_cannot_fire_is_disabled_without_firing(
     assert not await _exists(dev_env.client, _run_id(tenant, "broken", "20260302T100000Z"))
     assert await _exists(dev_env.client, _run_id(tenant, "fine", "20260302T100000Z"))
     for trigger_id in ("bad-agent", "broken"):
-        stored = read_trigger(manage_store, branch, trigger_id)
-        assert (stored.enabled, stored.next_run_at, stored.last_scheduled_for) == (
-            False,
-            None,
-            None,
-        )
-    assert commits(manage_store, branch)[0] == (
-        "scheduler",
-        "advance next_run_at: 3 triggers"
-        "; disabled bad-agent: invalid trigger (agent_id must match ^[a-z0-9][a-z0-9-]{0,62}$)"
-        "; disabled broken: invalid schedule (cron_expression:"
-        " minute field '61' is invalid (allowed 0-59))",
+        assert schedule_of(session_factory, branch, trigger_id) == (None, None, 0)
+    assert invalid_reason(session_factory, branch, "bad-agent") == (
+        "invalid trigger (agent_id must match ^[a-z0-9][a-z0-9-]{0,62}$)"
     )
+    assert invalid_reason(session_factory, branch, "broken") == (
+        "invalid schedule (cron_expression: minute field '61' is invalid (allowed 0-59))"
+    )
+    assert invalid_reason(session_factory, branch, "fine") is None
+    assert commits(manage_store, branch)[0] == ("alice", "add 3 triggers")
 
 
 async def test_a_user_edit_between_scan_and_advance_wins(
@@ -329,8 +317,11 @@ async def test_a_user_edit_between_scan_and_advance_wins(
     )
 
     def user_edits(branch_name: str) -> None:
+        """What the API does: a commit, then the sync of its branch into schedule state."""
         with manage_store.write(branch_name, author="alice", message="hourly now") as unit:
             assert replace_trigger(unit.conn, edited, expected_version=1)
+        with session_factory.begin() as session:
+            sync_branch(manage_store, session, branch_name, datetime(2026, 3, 2, 10, tzinfo=UTC))
 
     activities = _activities(
         manage_store, session_factory, dev_env, task_queue, advance_hook=user_edits
@@ -341,8 +332,9 @@ async def test_a_user_edit_between_scan_and_advance_wins(
 
     assert (counters.started, counters.advanced, counters.conflicts) == (1, 0, 1)
     assert read_trigger(manage_store, branch, "every5") == edited
+    assert schedule_of(session_factory, branch, "every5") == ("2026-03-02T11:00:00Z", None, 0)
     assert commits(manage_store, branch)[0] == ("alice", "hourly now")
-    assert (follow_up.branches_scanned, follow_up.due) == (1, 0)
+    assert (follow_up.branches_synced, follow_up.due) == (0, 0)
 
 
 async def test_a_crash_between_start_and_advance_loses_and_duplicates_nothing(
@@ -371,16 +363,14 @@ async def test_a_crash_between_start_and_advance_loses_and_duplicates_nothing(
 
     with pytest.raises(RuntimeError) as crash:
         await _tick(activities, AS_OF)
-    after_crash = read_trigger(manage_store, branch, "once")
+    after_crash = schedule_of(session_factory, branch, "once")
     retry = await _tick(activities, "2026-03-02T10:01:00Z")
 
     assert str(crash.value) == f"injected crash before the advance of {branch}"
-    assert (after_crash.enabled, after_crash.next_run_at) == (True, AS_OF)
+    assert after_crash == (AS_OF, None, 0)
     assert (retry.due, retry.started, retry.already_started, retry.advanced) == (2, 0, 2, 2)
-    once = read_trigger(manage_store, branch, "once")
-    every5 = read_trigger(manage_store, branch, "every5")
-    assert (once.enabled, once.next_run_at) == (False, None)
-    assert every5.next_run_at == "2026-03-02T10:05:00Z"
+    assert schedule_of(session_factory, branch, "once") == (None, AS_OF, 1)
+    assert schedule_of(session_factory, branch, "every5") == ("2026-03-02T10:05:00Z", AS_OF, 1)
     for trigger_id in ("every5", "once"):
         run = await _started(dev_env.client, _run_id(tenant, trigger_id, "20260302T100000Z"))
         assert run.scheduled_for == AS_OF
@@ -405,14 +395,14 @@ async def test_300_triggers_due_in_one_minute_dispatch_in_one_tick_within_the_co
         generation=1,
         as_of=AS_OF,
         branches_listed=31,
-        branches_scanned=30,
+        branches_synced=30,
         due=300,
         started=300,
         advanced=300,
         max_in_flight=8,
     )
     for name in branches:
-        assert commits(manage_store, name)[0] == ("scheduler", "advance next_run_at: 10 triggers")
+        assert commits(manage_store, name)[0] == ("alice", "add 10 triggers")
     for i in range(30):
         for j in range(10):
             workflow_id = _run_id(tenant, f"t{j}", "20260302T100000Z", project=f"p{i:02}")
@@ -446,10 +436,10 @@ async def test_bounds_take_triggers_round_robin_and_leave_the_rest_due(
     for as_of in ("2026-03-02T10:00:00Z", "2026-03-02T10:00:10Z", "2026-03-02T10:00:20Z"):
         ticks.append(await _tick(activities, as_of))
 
-    assert [(t.branches_scanned, t.due, t.deferred, t.started) for t in ticks] == [
+    assert [(t.branches_synced, t.due, t.deferred, t.started) for t in ticks] == [
         (3, 5, 4, 5),
-        (1, 3, 1, 3),
-        (1, 1, 0, 1),
+        (0, 3, 1, 3),
+        (0, 1, 0, 1),
     ]
     # Coalescing fires each at the latest occurrence: 10:00 for all of them.
     started = {

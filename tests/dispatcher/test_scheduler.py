@@ -21,7 +21,7 @@ from tests.dispatcher.conftest import (
     RunRecorder,
     add_triggers,
     commits,
-    read_trigger,
+    schedule_of,
     scheduler_worker,
     trigger,
 )
@@ -81,14 +81,14 @@ async def test_a_five_minute_trigger_over_a_day_dispatches_exactly_288_runs(
         slot=midnight.strftime("%Y%m%dT%H%M%SZ"),
         trigger_version=1,
     )
-    stored = read_trigger(manage_store, branch, "every5")
-    assert (stored.next_run_at, stored.last_scheduled_for) == (
+    assert schedule_of(session_factory, branch, "every5") == (
         to_db(midnight + timedelta(days=1)),
         expected[-1],
+        288,
     )
 
 
-async def test_a_one_time_trigger_dispatches_once_and_ends_disabled(
+async def test_a_one_time_trigger_dispatches_once_and_then_has_no_next_run(
     time_skipping_env: WorkflowEnvironment,
     manage_store: ManageStore,
     session_factory: sessionmaker[Session],
@@ -110,8 +110,7 @@ async def test_a_one_time_trigger_dispatches_once_and_ends_disabled(
         )
     assert outcome == SchedulerOutcome("stopped", ticks=5)
     assert [(run.trigger_id, run.scheduled_for) for run in recorder.runs] == [("once", run_at)]
-    stored = read_trigger(manage_store, branch, "once")
-    assert (stored.enabled, stored.next_run_at, stored.last_scheduled_for) == (False, None, run_at)
+    assert schedule_of(session_factory, branch, "once") == (None, run_at, 1)
     with session_factory() as session:
         state = current_state(session)
         assert state is not None
@@ -213,11 +212,11 @@ async def test_a_crashed_advance_is_redone_by_the_next_tick(
         ("every5", at),
         ("once", at),
     ]
-    once = read_trigger(manage_store, branch, "once")
-    every5 = read_trigger(manage_store, branch, "every5")
-    assert (once.enabled, once.next_run_at, once.last_scheduled_for) == (False, None, at)
-    assert every5.next_run_at == to_db(midnight + timedelta(minutes=5))
-    assert commits(manage_store, branch)[0] == ("scheduler", "advance next_run_at: 2 triggers")
+    assert schedule_of(session_factory, branch, "once") == (None, at, 1)
+    assert schedule_of(session_factory, branch, "every5")[0] == to_db(
+        midnight + timedelta(minutes=5)
+    )
+    assert commits(manage_store, branch)[0] == ("alice", "add 2 triggers")
     with session_factory() as session:
         state = current_state(session)
         assert state is not None

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from manage_db.triggers import advance_next_run
+from sqlalchemy import update
+
+from runtime_db.models import TriggerSchedule
 from tests.manage_api.conftest import BRANCH, TRIGGERS, Api, nightly
 
 NIGHTLY = TRIGGERS + "/nightly"
@@ -18,31 +20,33 @@ def _hashes(web: Api) -> list[tuple[str, str, str]]:
         return [(row[0], row[1], row[2]) for row in rows]
 
 
-def _dispatcher_advance(web: Api, version: int) -> None:
-    """What a dispatch tick does after starting the 2026-03-03T01:30Z run: its own commit."""
-    with web.ctx.store.write(BRANCH, author="timekeeper-dispatcher", message="advance") as unit:
-        assert advance_next_run(
-            unit.conn,
-            "nightly",
-            expected_next_run_at="2026-03-03T01:30:00Z",
-            expected_version=version,
-            next_run_at="2026-03-04T01:30:00Z",
-            last_scheduled_for="2026-03-03T01:30:00Z",
-            disable=False,
-            updated_at="2026-03-03T01:30:05Z",
+def _dispatcher_advance(web: Api) -> None:
+    """What a dispatch tick does after starting the 2026-03-03T01:30Z run: it moves the
+    trigger's schedule state in PostgreSQL, and commits nothing to the manage store."""
+    with web.ctx.session_factory.begin() as session:
+        session.execute(
+            update(TriggerSchedule)
+            .where(TriggerSchedule.trigger_id == "nightly")
+            .values(
+                next_run_at=datetime(2026, 3, 4, 1, 30, tzinfo=UTC),
+                last_scheduled_for=datetime(2026, 3, 3, 1, 30, tzinfo=UTC),
+            )
         )
 
 
-async def test_history_lists_user_versions_and_not_dispatcher_advances(web: Api) -> None:
+def _definition(trigger: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in trigger.items() if k not in ("next_run_at", "last_scheduled_for")}
+
+
+async def test_history_lists_user_versions_and_dispatch_writes_none(web: Api) -> None:
     started = datetime.now(UTC).replace(microsecond=0)
     created = (await web.call("POST", TRIGGERS, json=nightly())).json()
     renamed = (await web.call("PATCH", NIGHTLY, json={"name": "Renamed"})).json()
-    _dispatcher_advance(web, version=2)
+    _dispatcher_advance(web)
     retried = (await web.call("PATCH", NIGHTLY, json={"max_retries": 9})).json()
     log = _hashes(web)
-    assert [(author, message) for _, author, message in log[:4]] == [
+    assert [(author, message) for _, author, message in log[:3]] == [
         ("acme-alice", "update trigger nightly: max_retries"),
-        ("timekeeper-dispatcher", "advance"),
         ("acme-alice", "update trigger nightly: name"),
         ("acme-alice", "create trigger nightly"),
     ]
@@ -52,13 +56,14 @@ async def test_history_lists_user_versions_and_not_dispatcher_advances(web: Api)
     body = response.json()
     assert body["trigger_id"] == "nightly"
     assert [
-        (item["commit"], item["author"], item["message"], item["trigger"]) for item in body["items"]
+        (item["commit"], item["author"], item["message"], _definition(item["trigger"]))
+        for item in body["items"]
     ] == [
-        (log[0][0], "acme-alice", "update trigger nightly: max_retries", retried),
-        (log[2][0], "acme-alice", "update trigger nightly: name", renamed),
-        (log[3][0], "acme-alice", "create trigger nightly", created),
+        (log[0][0], "acme-alice", "update trigger nightly: max_retries", _definition(retried)),
+        (log[1][0], "acme-alice", "update trigger nightly: name", _definition(renamed)),
+        (log[2][0], "acme-alice", "create trigger nightly", _definition(created)),
     ]
-    # The advance shows in the next version's server-managed fields, not as a version.
+    # Where the trigger stands comes from schedule state: an edit of retries does not move it.
     assert (retried["next_run_at"], retried["last_scheduled_for"]) == (
         "2026-03-04T01:30:00Z",
         "2026-03-03T01:30:00Z",

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from manage_db.triggers import advance_next_run
-from tests.manage_api.conftest import BOT, BRANCH, TRIGGERS, WEB, Api, nightly
+from tests.factories import record_dispatch
+from tests.manage_api.conftest import BOT, TRIGGERS, WEB, Api, nightly
 
 
 async def test_same_id_same_body_answers_the_existing_trigger(web: Api) -> None:
@@ -57,28 +57,22 @@ async def test_a_repeated_one_time_create_is_idempotent_after_run_at_passed(web:
 
 
 async def test_a_repeated_one_time_create_is_idempotent_after_it_fired(web: Api) -> None:
-    """The dispatcher disables a one-time trigger once it fires; a late retry of the original
-    create still names that trigger."""
+    """A late retry of the original create still names the trigger after it fired."""
     body = nightly(id="once", cron_expression=None, run_at="2026-03-02T12:05:00Z")
     assert (await web.call("POST", TRIGGERS, json=body)).status_code == 201
-    with web.ctx.store.write(BRANCH, author="scheduler", message="advance next_run_at") as unit:
-        assert advance_next_run(
-            unit.conn,
-            "once",
-            expected_next_run_at="2026-03-02T12:05:00Z",
-            expected_version=1,
-            next_run_at=None,
-            last_scheduled_for="2026-03-02T12:05:00Z",
-            disable=True,
-            updated_at="2026-03-02T12:05:00Z",
-        )
+    record_dispatch(
+        web.ctx.session_factory,
+        "once",
+        next_run_at=None,
+        last_scheduled_for="2026-03-02T12:05:00Z",
+    )
     web.clock.now += timedelta(minutes=10)
     log = web.log()
 
     again = await web.call("POST", TRIGGERS, json=body)
 
     assert again.status_code == 200
-    assert (again.json()["enabled"], again.json()["next_run_at"]) == (False, None)
+    assert (again.json()["enabled"], again.json()["next_run_at"]) == (True, None)
     assert again.json()["last_scheduled_for"] == "2026-03-02T12:05:00Z"
     assert web.log() == log
     changed = await web.call("POST", TRIGGERS, json={**body, "name": "other"})

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from manage_db.triggers import advance_next_run
-from tests.manage_api.conftest import BRANCH, TRIGGERS, WEB, Api, nightly
+from tests.factories import record_dispatch
+from tests.manage_api.conftest import TRIGGERS, WEB, Api, nightly
 
 NIGHTLY = TRIGGERS + "/nightly"
 WEB_AGENTS = WEB + "/agents"
@@ -88,33 +88,29 @@ async def test_a_trigger_created_disabled_has_no_next_run(web: Api) -> None:
     assert response.json() == _expected(enabled=False, next_run_at=None)
 
 
-async def test_a_fired_one_time_trigger_is_rearmed_only_with_a_future_run_at(web: Api) -> None:
+async def test_a_fired_one_time_trigger_has_no_next_run_until_rearmed_with_a_new_run_at(
+    web: Api,
+) -> None:
     body = nightly(id="once", cron_expression=None, run_at="2026-03-02T13:00:00Z")
     await web.call("POST", TRIGGERS, json=body)
-    with web.ctx.store.write(BRANCH, author="timekeeper-dispatcher", message="advance") as unit:
-        assert advance_next_run(
-            unit.conn,
-            "once",
-            expected_next_run_at="2026-03-02T13:00:00Z",
-            expected_version=1,
-            next_run_at=None,
-            last_scheduled_for="2026-03-02T13:00:00Z",
-            disable=True,
-            updated_at="2026-03-02T13:00:02Z",
-        )
+    record_dispatch(
+        web.ctx.session_factory,
+        "once",
+        next_run_at=None,
+        last_scheduled_for="2026-03-02T13:00:00Z",
+    )
     web.clock.now = web.clock.now.replace(hour=14)
     once = TRIGGERS + "/once"
-    refused = await web.call("POST", once + "/enable")
-    assert refused.status_code == 422
-    assert refused.json()["errors"] == [
-        {
-            "field": "run_at",
-            "message": "is in the past; an enabled one-time trigger needs a future run_at",
-        }
-    ]
-    rearmed = await web.call(
-        "PATCH", once, json={"enabled": True, "run_at": "2026-03-02T15:00:00Z"}
+    fired = (await web.call("GET", once)).json()
+    assert (fired["enabled"], fired["next_run_at"], fired["last_scheduled_for"]) == (
+        True,
+        None,
+        "2026-03-02T13:00:00Z",
     )
+    past = await web.call("PATCH", once, json={"run_at": "2026-03-02T13:30:00Z"})
+    assert past.status_code == 422
+    assert past.json()["errors"] == [{"field": "run_at", "message": "must be in the future"}]
+    rearmed = await web.call("PATCH", once, json={"run_at": "2026-03-02T15:00:00Z"})
     assert rearmed.status_code == 200
     assert (rearmed.json()["next_run_at"], rearmed.json()["version"]) == ("2026-03-02T15:00:00Z", 2)
     assert rearmed.json()["last_scheduled_for"] == "2026-03-02T13:00:00Z"

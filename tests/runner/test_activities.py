@@ -119,18 +119,6 @@ async def test_an_edit_that_keeps_the_schedule_lets_a_dispatched_run_go(
     assert plan.delivery is not None
 
 
-async def test_a_one_time_trigger_disabled_by_its_own_dispatch_still_runs(
-    manage_store: ManageStore, session_factory: sessionmaker[Session], client: httpx.AsyncClient
-) -> None:
-    trigger = seed(manage_store, "http://127.0.0.1:9/hook")
-    edit_trigger(manage_store, trigger.id, bump_version=False, enabled=False, next_run_at=None)
-    activities, begin = _begin(manage_store, session_factory, client, scheduled_run(trigger))
-
-    plan = ActivityEnvironment().run(activities.begin_invocation, begin)
-
-    assert plan.status == "running"
-
-
 async def test_a_manual_run_of_a_disabled_trigger_runs(
     manage_store: ManageStore, session_factory: sessionmaker[Session], client: httpx.AsyncClient
 ) -> None:

@@ -36,7 +36,7 @@ def test_migrate_is_safe_to_run_twice(tmp_path: Path, runtime_db_url: str) -> No
     expected = {
         "manage_branches_migrated": 0,
         "manage_schema_version": 1,
-        "runtime_revision": "0001",
+        "runtime_revision": "0002",
     }
     assert json.loads(first.stdout) == {**expected, "manage_branches_migrated": 1}
     assert json.loads(second.stdout) == expected

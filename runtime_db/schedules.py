@@ -1,0 +1,340 @@
+"""Schedule state: where each trigger stands, synced from its definition and moved by dispatch.
+
+Functions take a session and never commit; the caller owns the transaction. Writers of one
+project's rows serialize on `lock_branch`, so the last sync to run is the one that read the
+newest head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from runtime_db.models import BranchSync, TriggerSchedule
+
+
+@dataclass(frozen=True)
+class ScheduleKey:
+    tenant_id: str
+    project_id: str
+    trigger_id: str
+
+
+@dataclass(frozen=True)
+class Definition:
+    """What a sync takes from one trigger definition on a project branch."""
+
+    tenant_id: str
+    project_id: str
+    trigger_id: str
+    agent_id: str
+    version: int
+    schedule_key: str
+    enabled: bool
+    cron_expression: str | None
+    cron_timezone: str
+    run_at: datetime | None
+    misfire_grace_seconds: int
+    next_run_at: datetime | None  # as computed when the definition was saved
+    last_scheduled_for: datetime | None
+    invalid_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SyncCounts:
+    inserted: int = 0
+    updated: int = 0
+    rescheduled: int = 0
+    deleted: int = 0
+
+
+@dataclass(frozen=True)
+class DueSchedule:
+    """A due row as dispatch reads it: the definition inputs and the values to compare-and-set."""
+
+    tenant_id: str
+    project_id: str
+    trigger_id: str
+    agent_id: str
+    definition_version: int
+    cron_expression: str | None
+    cron_timezone: str
+    run_at: datetime | None
+    misfire_grace_seconds: int
+    next_run_at: datetime
+    run_count: int
+
+    @property
+    def key(self) -> ScheduleKey:
+        return ScheduleKey(self.tenant_id, self.project_id, self.trigger_id)
+
+
+@dataclass(frozen=True)
+class DueBatch:
+    schedules: list[DueSchedule]
+    total_due: int  # due rows in all, of which `schedules` is the fair, bounded selection
+
+
+def lock_branch(session: Session, branch: str) -> None:
+    """Serialize the writers of one project's schedule rows until the transaction ends."""
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(branch, 0))))
+
+
+def synced_heads(session: Session) -> dict[str, str]:
+    return {row.branch: row.head for row in session.execute(select(BranchSync)).scalars()}
+
+
+def record_head(session: Session, branch: str, head: str, now: datetime) -> None:
+    session.execute(
+        insert(BranchSync)
+        .values(branch=branch, head=head, synced_at=now)
+        .on_conflict_do_update(
+            index_elements=[BranchSync.branch], set_={"head": head, "synced_at": now}
+        )
+    )
+
+
+def forget_project(session: Session, branch: str, tenant_id: str, project_id: str) -> int:
+    """Drop a deleted project's rows and its sync mark; how many schedule rows went."""
+    session.execute(delete(BranchSync).where(BranchSync.branch == branch))
+    result = session.execute(
+        delete(TriggerSchedule).where(
+            TriggerSchedule.tenant_id == tenant_id, TriggerSchedule.project_id == project_id
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def project_schedules(session: Session, tenant_id: str, project_id: str) -> list[TriggerSchedule]:
+    return list(
+        session.execute(
+            select(TriggerSchedule)
+            .where(TriggerSchedule.tenant_id == tenant_id, TriggerSchedule.project_id == project_id)
+            .order_by(TriggerSchedule.trigger_id)
+        ).scalars()
+    )
+
+
+def get_schedules(
+    session: Session, tenant_id: str, project_id: str, trigger_ids: Iterable[str]
+) -> dict[str, TriggerSchedule]:
+    ids = list(trigger_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(TriggerSchedule).where(
+            TriggerSchedule.tenant_id == tenant_id,
+            TriggerSchedule.project_id == project_id,
+            TriggerSchedule.trigger_id.in_(ids),
+        )
+    ).scalars()
+    return {row.trigger_id: row for row in rows}
+
+
+def all_schedules(session: Session) -> list[TriggerSchedule]:
+    """Every row, for the audit."""
+    return list(
+        session.execute(
+            select(TriggerSchedule).order_by(
+                TriggerSchedule.tenant_id, TriggerSchedule.project_id, TriggerSchedule.trigger_id
+            )
+        ).scalars()
+    )
+
+
+def apply_definitions(
+    session: Session,
+    tenant_id: str,
+    project_id: str,
+    definitions: list[Definition],
+    now: datetime,
+) -> SyncCounts:
+    """Make one project's rows match its definitions (the whole project: absent ones go).
+
+    A row whose schedule key is unchanged keeps its position (`next_run_at`, `last_scheduled_for`,
+    `run_count`) and takes the new version: an edit of the message does not move the schedule.
+    A new or rescheduled trigger takes the `next_run_at` its definition was saved with.
+    """
+    existing = {row.trigger_id: row for row in project_schedules(session, tenant_id, project_id)}
+    inserted = updated = rescheduled = 0
+    for d in definitions:
+        row = existing.pop(d.trigger_id, None)
+        if row is None:
+            session.add(_new_row(d, now))
+            inserted += 1
+            continue
+        if row.definition_version == d.version and row.schedule_key == d.schedule_key:
+            continue
+        same_schedule = row.schedule_key == d.schedule_key
+        row.agent_id = d.agent_id
+        row.definition_version = d.version
+        row.enabled = d.enabled
+        row.cron_expression = d.cron_expression
+        row.cron_timezone = d.cron_timezone
+        row.run_at = d.run_at
+        row.misfire_grace_seconds = d.misfire_grace_seconds
+        row.updated_at = now
+        if not same_schedule:
+            row.schedule_key = d.schedule_key
+            row.next_run_at = d.next_run_at if d.enabled else None
+            row.invalid_reason = d.invalid_reason
+            rescheduled += 1
+        updated += 1
+    for gone in existing.values():
+        session.delete(gone)
+    session.flush()
+    return SyncCounts(inserted, updated, rescheduled, len(existing))
+
+
+def _new_row(d: Definition, now: datetime) -> TriggerSchedule:
+    return TriggerSchedule(
+        tenant_id=d.tenant_id,
+        project_id=d.project_id,
+        trigger_id=d.trigger_id,
+        agent_id=d.agent_id,
+        definition_version=d.version,
+        schedule_key=d.schedule_key,
+        enabled=d.enabled,
+        cron_expression=d.cron_expression,
+        cron_timezone=d.cron_timezone,
+        run_at=d.run_at,
+        misfire_grace_seconds=d.misfire_grace_seconds,
+        next_run_at=d.next_run_at if d.enabled else None,
+        last_scheduled_for=d.last_scheduled_for,
+        run_count=0,
+        invalid_reason=d.invalid_reason,
+        updated_at=now,
+    )
+
+
+def due_batch(session: Session, as_of: datetime, per_project: int, limit: int) -> DueBatch:
+    """Due rows, fair across projects: projects ordered by their earliest due instant take one
+    row per round (at most `per_project` each), up to `limit` in all. One indexed query."""
+    s = TriggerSchedule
+    project = (s.tenant_id, s.project_id)
+    due = (
+        select(
+            s.tenant_id,
+            s.project_id,
+            s.trigger_id,
+            s.agent_id,
+            s.definition_version,
+            s.cron_expression,
+            s.cron_timezone,
+            s.run_at,
+            s.misfire_grace_seconds,
+            s.next_run_at,
+            s.run_count,
+            func.row_number()
+            .over(partition_by=project, order_by=(s.next_run_at, s.trigger_id))
+            .label("depth"),
+            func.min(s.next_run_at).over(partition_by=project).label("project_earliest"),
+            func.count().over().label("total_due"),
+        )
+        .where(s.enabled, s.next_run_at.is_not(None), s.next_run_at <= as_of)
+        .subquery()
+    )
+    rows = session.execute(
+        select(due)
+        .where(due.c.depth <= per_project)
+        .order_by(
+            due.c.depth,
+            due.c.project_earliest,
+            due.c.tenant_id,
+            due.c.project_id,
+        )
+        .limit(limit)
+    ).all()
+    total = int(rows[0].total_due) if rows else _count_due(session, as_of)
+    return DueBatch([_due(row) for row in rows], total)
+
+
+def _count_due(session: Session, as_of: datetime) -> int:
+    s = TriggerSchedule
+    return int(
+        session.execute(
+            select(func.count()).where(
+                s.enabled, s.next_run_at.is_not(None), s.next_run_at <= as_of
+            )
+        ).scalar_one()
+    )
+
+
+def _due(row: object) -> DueSchedule:
+    return DueSchedule(**{name: getattr(row, name) for name in DueSchedule.__dataclass_fields__})
+
+
+def advance(
+    session: Session,
+    due: DueSchedule,
+    *,
+    next_run_at: datetime | None,
+    last_scheduled_for: datetime | None,
+    runs: int,
+    invalid_reason: str | None,
+    now: datetime,
+) -> bool:
+    """Compare-and-set on what dispatch read: a sync of a user edit in between wins."""
+    s = TriggerSchedule
+    values: dict[str, object] = {
+        "next_run_at": next_run_at,
+        "run_count": s.run_count + runs,
+        "updated_at": now,
+    }
+    if last_scheduled_for is not None:
+        values["last_scheduled_for"] = last_scheduled_for
+    if invalid_reason is not None:
+        values["invalid_reason"] = invalid_reason
+    result = session.execute(
+        update(s)
+        .where(
+            s.tenant_id == due.tenant_id,
+            s.project_id == due.project_id,
+            s.trigger_id == due.trigger_id,
+            s.next_run_at == due.next_run_at,
+            s.definition_version == due.definition_version,
+            s.enabled,
+        )
+        .values(values)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def earliest_next_run(session: Session) -> datetime | None:
+    s = TriggerSchedule
+    value = session.execute(
+        select(func.min(s.next_run_at)).where(s.enabled, s.next_run_at.is_not(None))
+    ).scalar_one_or_none()
+    return value
+
+
+def fill_next_run(
+    session: Session,
+    tenant_id: str,
+    project_id: str,
+    trigger_id: str,
+    *,
+    expected_version: int,
+    next_run_at: datetime,
+    now: datetime,
+) -> bool:
+    """Set a missing `next_run_at` if the row is still enabled, unset and at that version."""
+    s = TriggerSchedule
+    result = session.execute(
+        update(s)
+        .where(
+            s.tenant_id == tenant_id,
+            s.project_id == project_id,
+            s.trigger_id == trigger_id,
+            s.definition_version == expected_version,
+            s.enabled,
+            s.next_run_at.is_(None),
+        )
+        .values(next_run_at=next_run_at, updated_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
