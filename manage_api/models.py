@@ -156,6 +156,13 @@ class RunStarted(BaseModel):
     rerun_of: str | None = Field(default=None, description="For a rerun: the original invocation.")
 
 
+class Compaction(BaseModel):
+    started_at: Timestamp
+    bytes_before: int
+    bytes_after: int
+    pause_ms: int = Field(description="How long writes to the manage store waited.")
+
+
 class SchedulerStatus(BaseModel):
     generation: int
     deployment_id: str
@@ -165,6 +172,10 @@ class SchedulerStatus(BaseModel):
     last_tick_at: Timestamp | None
     last_tick: dict[str, Any] | None = Field(description="The last tick's counters.")
     running: bool = Field(description="Whether Temporal reports the workflow running now.")
+    manage_store_bytes: int = Field(description="The manage store file's size on disk.")
+    last_compaction: Compaction | None = Field(
+        description="The latest compaction of the manage store, if any ran."
+    )
 
 
 class Health(BaseModel):

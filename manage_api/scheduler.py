@@ -12,11 +12,13 @@ from temporalio.service import RPCError
 
 from dispatcher.control import latest_run
 from manage_api.auth import require_admin
-from manage_api.models import SchedulerStatus
+from manage_api.models import Compaction, SchedulerStatus
 from manage_api.problems import Problem
 from manage_api.routing import Operation, RouteList
+from manage_db.compaction import store_bytes
 from manage_db.timestamps import to_db
-from runtime_db.models import SchedulerState
+from runtime_db.compactions import last_compaction
+from runtime_db.models import SchedulerState, StoreCompaction
 from runtime_db.scheduler_state import current_state
 from service.context import ServiceContext
 
@@ -49,11 +51,11 @@ def scheduler_routes(ctx: ServiceContext) -> RouteList:
     async def get_scheduler(request: Request) -> Response:
         await require_admin(request, ctx)
 
-        def _read() -> SchedulerState | None:
+        def _read() -> tuple[SchedulerState | None, StoreCompaction | None]:
             with ctx.session_factory() as session:
-                return current_state(session)
+                return current_state(session), last_compaction(session)
 
-        state = await run_in_threadpool(_read)
+        state, compaction = await run_in_threadpool(_read)
         if state is None:
             raise Problem(404, "No scheduler is registered.")
         if ctx.temporal is None:
@@ -68,6 +70,15 @@ def scheduler_routes(ctx: ServiceContext) -> RouteList:
             last_tick_at=to_db(state.last_tick_at) if state.last_tick_at is not None else None,
             last_tick=state.last_tick,
             running=running,
+            manage_store_bytes=store_bytes(ctx.store),
+            last_compaction=None
+            if compaction is None
+            else Compaction(
+                started_at=to_db(compaction.started_at),
+                bytes_before=compaction.bytes_before,
+                bytes_after=compaction.bytes_after,
+                pause_ms=compaction.pause_ms,
+            ),
         )
         return JSONResponse(body.model_dump(mode="json"))
 

@@ -107,6 +107,18 @@ class BranchSync(Base):
     synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
+class StoreCompaction(Base):
+    """One compaction (`dolt_gc`) of the manage store: when, how much, how long writes waited."""
+
+    __tablename__ = "store_compactions"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    bytes_before: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    bytes_after: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    pause_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class Invocation(Base):
     """One delivery of one trigger for one scheduled instant (or one manual run)."""
 

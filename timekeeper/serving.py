@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import httpx
 import uvicorn
@@ -16,6 +17,7 @@ from temporalio.client import Client
 from audit.run import AuditContext
 from deploy_hooks.routes import DeployContext
 from dispatcher.control import ensure_scheduler
+from dispatcher.maintenance import CompactionPolicy, StoreMaintenance
 from service.context import ServiceContext
 from timekeeper.app import create_app
 from timekeeper.settings import Settings, task_queue_for
@@ -50,6 +52,15 @@ def install_stop_handlers(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
+def _maintenance(settings: Settings, stores: Stores) -> StoreMaintenance:
+    policy = CompactionPolicy(
+        growth_bytes=settings.compact_growth_bytes,
+        min_interval=timedelta(seconds=settings.compact_min_interval_seconds),
+        check_every=timedelta(seconds=settings.compact_check_seconds),
+    )
+    return StoreMaintenance(stores.manage, stores.session_factory, policy)
+
+
 async def serve(
     settings: Settings,
     stores: Stores,
@@ -71,6 +82,7 @@ async def serve(
                 deps = WorkerDeps(settings, client, stores.session_factory, stores.manage, http)
                 worker = build_worker(deps, executor)
                 tasks.append(asyncio.create_task(worker.run()))
+                tasks.append(asyncio.create_task(_maintenance(settings, stores).run(stop)))
                 try:
                     await ensure_scheduler(
                         client,

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     dispatch_max_per_branch: int = Field(100, ge=1)
     dispatch_concurrency: int = Field(50, ge=1)
     log_level: str = "INFO"
+    compact_growth_bytes: int = Field(64 << 20, ge=0, description="Manage-file growth to compact.")
+    compact_min_interval_seconds: int = Field(3 * 3600, ge=0)
+    compact_check_seconds: int = Field(300, ge=1)
 
     @property
     def effective_task_queue(self) -> str:

@@ -18,6 +18,7 @@ def test_upgrade_creates_every_runtime_table(runtime_engine: Engine) -> None:
         "api_keys",
         "trigger_schedules",
         "branch_syncs",
+        "store_compactions",
     }
     head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
     assert migrate.current_revision(runtime_engine) == head == "0002"

@@ -1,4 +1,4 @@
-"""schedule state leaves the versioned store
+"""schedule state leaves the versioned store; manage-store compactions
 
 Revision ID: 0002
 Revises: 0001
@@ -53,8 +53,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("branch"),
     )
 
+    op.create_table(
+        "store_compactions",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("bytes_before", sa.BigInteger(), nullable=False),
+        sa.Column("bytes_after", sa.BigInteger(), nullable=False),
+        sa.Column("pause_ms", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("store_compactions")
     op.drop_table("branch_syncs")
     op.drop_index("trigger_schedules_due", table_name="trigger_schedules")
     op.drop_table("trigger_schedules")
