@@ -68,7 +68,9 @@ async def repair_scheduler(
         except (RPCError, RuntimeError):
             log.exception("audit: could not ensure the scheduler; the finding stays unfixed")
             started = None
-        for finding in absent if started is not None else []:
+        for finding in absent:
+            if started is None:
+                break
             finding.fixed = True
             repairs.append(
                 Repair(

@@ -74,17 +74,17 @@ def check_schedule_sync(manage: ManageSnapshot, schedules: ScheduleSnapshot) -> 
                     )
                 )
     for tenant_id, project_id, trigger_id in sorted(schedules.rows):
-        project = manage.projects.get((tenant_id, project_id))
-        if project is not None and (project.triggers is None or trigger_id in project.triggers):
+        owner = manage.projects.get((tenant_id, project_id))
+        if owner is not None and (owner.triggers is None or trigger_id in owner.triggers):
             continue
-        if project is not None and schedules.synced_heads.get(project.branch) != project.head:
+        if owner is not None and schedules.synced_heads.get(owner.branch) != owner.head:
             continue  # reported as schedule_behind
         findings.append(
             Finding(
                 SCHEDULE_ORPHANED,
                 {"tenant_id": tenant_id, "project_id": project_id, "trigger_id": trigger_id},
                 "schedule state of a trigger that no longer exists"
-                if project is not None
+                if owner is not None
                 else "schedule state of a project that no longer exists",
                 True,
             )

@@ -1,9 +1,11 @@
 """Store maintenance off the tick path: compact the manage store when it has grown enough.
 
 The worker process runs `StoreMaintenance.run` beside the Temporal worker. A compaction is due
-when the file has grown by `growth_bytes` since the last one (or since the worker started) and
-`min_interval` has passed since the last one; each is measured, logged, and recorded in the
-runtime store, where `GET /v1/scheduler` shows the latest.
+when the file has grown to `growth_factor` times its size after the last one (or at the
+worker's start) and by at least `min_growth_bytes`, and `min_interval` has passed since the last
+one; each is measured, logged, and recorded in the runtime store, where `GET /v1/scheduler`
+shows the latest. The factor keeps the file within a constant of its compacted size however
+large the install; the minimum keeps a small file from being compacted for a few kilobytes.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CompactionPolicy:
-    growth_bytes: int = 64 << 20
+    growth_factor: float = 2.0
+    min_growth_bytes: int = 16 << 20
     min_interval: timedelta = timedelta(hours=3)
     check_every: timedelta = timedelta(minutes=5)
 
@@ -53,7 +56,11 @@ class StoreMaintenance:
             return False
         if self._baseline is None:
             self._baseline = last.bytes_after if last is not None else size
-        return size - self._baseline >= self._policy.growth_bytes
+        grown = size - self._baseline
+        return (
+            grown >= self._policy.min_growth_bytes
+            and size >= self._baseline * self._policy.growth_factor
+        )
 
     def compact_now(self) -> Compacted:
         started = self._clock()

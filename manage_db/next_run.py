@@ -271,6 +271,13 @@ def _offset(zone: ZoneInfo, instant: datetime) -> timedelta:
     return offset
 
 
+def _wall_offset(wall: datetime, zone: ZoneInfo, fold: int) -> timedelta:
+    """UTC offset of the naive local `wall` time in `zone`, for the given fold."""
+    offset = wall.replace(tzinfo=zone, fold=fold).utcoffset()
+    assert offset is not None  # a ZoneInfo always has one
+    return offset
+
+
 def _gap_end(zone: ZoneInfo, before: datetime, after: datetime) -> datetime:
     """The transition instant in (before, after] that ends a gap (naive UTC, to the second)."""
     old = _offset(zone, before)
@@ -298,8 +305,8 @@ def _fire_times(expr: str, zone: ZoneInfo, wildcard: bool, after: datetime) -> I
         except CroniterBadDateError:
             floor = datetime.max
         else:
-            first = wall - wall.replace(tzinfo=zone, fold=0).utcoffset()
-            second = wall - wall.replace(tzinfo=zone, fold=1).utcoffset()
+            first = wall - _wall_offset(wall, zone, 0)
+            second = wall - _wall_offset(wall, zone, 1)
             floor = first  # the earliest instant any wall time >= this one can map to
             if first == second:
                 heapq.heappush(pending, first)

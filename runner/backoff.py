@@ -20,7 +20,7 @@ DELIVERY_MARGIN_SECONDS = 30.0
 def backoff_seconds(retry_delay_seconds: float, retry: int, draw: float) -> float:
     """Delay before retry number `retry` (1 for the first): `delay * 2**(retry-1)`, capped,
     plus `draw` (in [0, 1)) times the jitter fraction."""
-    base = min(retry_delay_seconds * 2 ** (retry - 1), MAX_BACKOFF_SECONDS)
+    base = min(retry_delay_seconds * 2.0 ** (retry - 1), MAX_BACKOFF_SECONDS)
     return base * (1 + JITTER_FRACTION * draw)
 
 

@@ -87,11 +87,11 @@ def register(
         "task_queue": task_queue,
         "registered_at": now,
     }
-    statement = insert(SchedulerState).values(**values)
-    statement = statement.on_conflict_do_update(
+    inserting = insert(SchedulerState).values(**values)
+    statement = inserting.on_conflict_do_update(
         index_elements=["id"],
-        set_={k: statement.excluded[k] for k in values if k != "id"},
-        where=SchedulerState.generation <= statement.excluded.generation,
+        set_={k: inserting.excluded[k] for k in values if k != "id"},
+        where=SchedulerState.generation <= inserting.excluded.generation,
     ).returning(SchedulerState.generation)
     return session.execute(statement).scalar_one_or_none() is not None
 
@@ -108,7 +108,7 @@ def record_tick(session: Session, generation: int, at: datetime, counters: dict[
         .where(SchedulerState.id == _SINGLETON, SchedulerState.generation == generation)
         .values(last_tick_at=at, last_tick=counters)
     )
-    return result.rowcount == 1
+    return int(getattr(result, "rowcount", 0)) == 1
 
 
 def generation_before(session: Session, generation: int) -> int | None:

@@ -46,7 +46,9 @@ async def run_dev(settings: Settings) -> int:
     stores: Stores | None = None
     try:
         runtime_url = settings.runtime_database_url or await asyncio.to_thread(postgres.start)
-        temporal_address = settings.temporal_address or await asyncio.to_thread(temporal.start)
+        temporal_address = settings.temporal_address
+        if not temporal_address:
+            temporal_address = await asyncio.to_thread(temporal.start)
         stores = open_stores(settings, runtime_url)
         await asyncio.to_thread(migrate_all, settings, stores)
         admin_key = _dev_admin_key(settings, stores)

@@ -65,10 +65,10 @@ class EmbeddedPostgres:
         if attached is not None:
             self.uri = attached
             return attached
-        import pgserver
+        from pgserver.postgres_server import get_server
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(self.pgdata.resolve(), cleanup_mode=None)
+        server = get_server(self.pgdata.resolve(), cleanup_mode=None)
         self.uri = server.get_uri()
         self.started = True
         return self.uri
@@ -76,11 +76,15 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if not self.started:
             return
-        from pgserver._commands import pg_ctl
+        from pgserver._commands import POSTGRES_BIN_PATH
 
+        # pgserver generates its `pg_ctl` wrapper at import time, out of a type checker's sight;
+        # its binary is the same thing, run as pgserver runs it (as `pgserver` when root).
+        command = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-w", "-m", "fast", "stop"]
+        command += ["-D", str(self.pgdata.resolve())]
         user = "pgserver" if os.geteuid() == 0 else None
         try:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata.resolve(), user=user)
+            subprocess.run(command, check=True, capture_output=True, user=user)
         except subprocess.CalledProcessError:
             log.warning("pg_ctl stop failed; postgres may already be stopped")
         self.started = False
@@ -165,6 +169,8 @@ def read_stack_file(path: Path) -> dict[str, str | int] | None:
         return None
     try:
         os.kill(int(data["pid"]), 0)
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, TypeError):
         return None
-    return data
+    if not isinstance(data, dict):
+        return None
+    return {str(key): value for key, value in data.items()}

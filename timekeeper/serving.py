@@ -54,7 +54,8 @@ def install_stop_handlers(stop: asyncio.Event) -> None:
 
 def _maintenance(settings: Settings, stores: Stores) -> StoreMaintenance:
     policy = CompactionPolicy(
-        growth_bytes=settings.compact_growth_bytes,
+        growth_factor=settings.compact_growth_factor,
+        min_growth_bytes=settings.compact_min_growth_bytes,
         min_interval=timedelta(seconds=settings.compact_min_interval_seconds),
         check_every=timedelta(seconds=settings.compact_check_seconds),
     )

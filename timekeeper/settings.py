@@ -34,7 +34,8 @@ class Settings(BaseSettings):
     dispatch_max_per_branch: int = Field(100, ge=1)
     dispatch_concurrency: int = Field(50, ge=1)
     log_level: str = "INFO"
-    compact_growth_bytes: int = Field(64 << 20, ge=0, description="Manage-file growth to compact.")
+    compact_growth_factor: float = Field(2.0, ge=1.0, description="Compact at this many times")
+    compact_min_growth_bytes: int = Field(16 << 20, ge=0, description="...and this much growth.")
     compact_min_interval_seconds: int = Field(3 * 3600, ge=0)
     compact_check_seconds: int = Field(300, ge=1)
 

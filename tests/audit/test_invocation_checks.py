@@ -4,6 +4,7 @@ runs open past what their timeout and retries allow (marked failed)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -72,7 +73,9 @@ async def test_orphaned_invocations_are_cancelled_with_the_reason(
 
     report = await run_audit(ctx, fix=False)
 
-    def subject(trigger: str, invocation: object, status: str, tenant: str = "acme") -> dict:
+    def subject(
+        trigger: str, invocation: object, status: str, tenant: str = "acme"
+    ) -> dict[str, str]:
         project = "web" if tenant == "acme" else "old"
         return {
             "tenant_id": tenant,
@@ -147,7 +150,7 @@ async def test_stale_invocations_are_marked_failed(
     add_triggers(manage_store, session_factory, "acme", "web", trigger_row("daily"))
     started = NOW - timedelta(hours=2)
 
-    def run(minute: int, **kwargs: object) -> object:
+    def run(minute: int, **kwargs: Any) -> object:
         scheduled = NOW - timedelta(hours=3, minutes=minute)
         return open_invocation(
             session_factory, "acme", "web", "daily", scheduled_for=scheduled, **kwargs

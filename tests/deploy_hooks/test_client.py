@@ -24,7 +24,7 @@ from timekeeper.embedded import free_port
 
 class _QuietServer(uvicorn.Server):
     @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[no-untyped-def]
+    def capture_signals(self):
         yield
 
 

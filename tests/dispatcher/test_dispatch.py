@@ -103,6 +103,7 @@ async def test_a_due_trigger_is_started_then_advanced_without_a_dolt_commit(
         branches_listed=2,
         branches_synced=1,
         due=1,
+        batches=1,
         started=1,
         advanced=1,
         max_in_flight=1,
@@ -397,6 +398,7 @@ async def test_300_triggers_due_in_one_minute_dispatch_in_one_tick_within_the_co
         branches_listed=31,
         branches_synced=30,
         due=300,
+        batches=1,
         started=300,
         advanced=300,
         max_in_flight=8,
@@ -409,7 +411,7 @@ async def test_300_triggers_due_in_one_minute_dispatch_in_one_tick_within_the_co
             assert await _exists(dev_env.client, workflow_id), workflow_id
 
 
-async def test_bounds_take_triggers_round_robin_and_leave_the_rest_due(
+async def test_bounds_pace_a_tick_in_fair_batches_and_drop_no_instant(
     dev_env: WorkflowEnvironment,
     manage_store: ManageStore,
     session_factory: sessionmaker[Session],
@@ -432,15 +434,12 @@ async def test_bounds_take_triggers_round_robin_and_leave_the_rest_due(
     limits = DispatchLimits(max_per_tick=5, max_per_branch=3, concurrency=1)
     activities = _activities(manage_store, session_factory, dev_env, task_queue, limits=limits)
 
-    ticks = []
-    for as_of in ("2026-03-02T10:00:00Z", "2026-03-02T10:00:10Z", "2026-03-02T10:00:20Z"):
-        ticks.append(await _tick(activities, as_of))
+    tick = await _tick(activities, "2026-03-02T10:00:00Z")
+    after = await _tick(activities, "2026-03-02T10:00:10Z")
 
-    assert [(t.branches_synced, t.due, t.deferred, t.started) for t in ticks] == [
-        (3, 5, 4, 5),
-        (0, 3, 1, 3),
-        (0, 1, 0, 1),
-    ]
+    # Batches of at most 5, at most 3 from a project: 5 (s0 b0 x0 s1 b1), 3 (b2 b3 b4), 1 (b5).
+    assert (tick.batches, tick.due, tick.deferred, tick.started, tick.advanced) == (3, 9, 0, 9, 9)
+    assert (after.batches, after.due) == (0, 0)
     # Coalescing fires each at the latest occurrence: 10:00 for all of them.
     started = {
         (project, trigger_id)
@@ -455,3 +454,29 @@ async def test_bounds_take_triggers_round_robin_and_leave_the_rest_due(
         ("small", "s1"),
         ("single", "x0"),
     }
+
+
+async def test_500_triggers_of_one_project_all_fire_for_their_minute_despite_a_bound_of_100(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    tenant: str,
+    branch: str,
+) -> None:
+    every_minute = [trigger(f"m{i}", cron="* * * * *", next_run_at=AS_OF) for i in range(500)]
+    add_triggers(manage_store, branch, *every_minute)
+    limits = DispatchLimits(max_per_tick=1000, max_per_branch=100, concurrency=50)
+    activities = _activities(manage_store, session_factory, dev_env, task_queue, limits=limits)
+
+    counters = await _tick(activities, AS_OF)
+    following = await _tick(activities, "2026-03-02T10:01:00Z")
+
+    assert (counters.batches, counters.due, counters.started, counters.deferred) == (5, 500, 500, 0)
+    assert counters.skipped_misfire == 0
+    assert (following.due, following.started, following.skipped_misfire) == (500, 500, 0)
+    for i in (0, 99, 100, 250, 499):
+        run = await _started(dev_env.client, _run_id(tenant, f"m{i}", "20260302T100000Z"))
+        assert run.scheduled_for == AS_OF
+        nxt = await _started(dev_env.client, _run_id(tenant, f"m{i}", "20260302T100100Z"))
+        assert nxt.scheduled_for == "2026-03-02T10:01:00Z"

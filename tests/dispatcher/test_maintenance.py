@@ -41,7 +41,9 @@ def test_compaction_is_due_after_enough_growth_and_not_again_within_the_interval
     manage_store: ManageStore, session_factory: sessionmaker[Session], branch: str
 ) -> None:
     clock = _Clock(T0)
-    policy = CompactionPolicy(growth_bytes=20_000, min_interval=timedelta(hours=3))
+    policy = CompactionPolicy(
+        growth_factor=1.5, min_growth_bytes=20_000, min_interval=timedelta(hours=3)
+    )
     maintenance = StoreMaintenance(manage_store, session_factory, policy, clock)
 
     assert maintenance.run_if_due() is None  # the first look sets the baseline
@@ -76,9 +78,8 @@ async def test_writes_and_dispatches_during_compaction_wait_and_none_is_lost(
     branch: str,
 ) -> None:
     _grow(manage_store, branch, 60, "seed")
-    maintenance = StoreMaintenance(
-        manage_store, session_factory, CompactionPolicy(growth_bytes=0, min_interval=timedelta(0))
-    )
+    always = CompactionPolicy(growth_factor=1.0, min_growth_bytes=0, min_interval=timedelta(0))
+    maintenance = StoreMaintenance(manage_store, session_factory, always)
     activities = DispatchActivities(manage_store, session_factory, dev_env.client, task_queue)
     errors: list[BaseException] = []
     written: list[str] = []
@@ -105,7 +106,8 @@ async def test_writes_and_dispatches_during_compaction_wait_and_none_is_lost(
     for minute in range(3):
         as_of = (T0 + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ")
         ticks.append(await activities.dispatch(DispatchInput(generation=1, as_of=as_of)))
-    await asyncio.to_thread(lambda: [thread.join() for thread in threads])
+    for thread in threads:
+        await asyncio.to_thread(thread.join)
     final = await activities.dispatch(DispatchInput(generation=1, as_of="2026-03-02T10:03:00Z"))
 
     assert errors == []

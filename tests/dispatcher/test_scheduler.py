@@ -160,7 +160,7 @@ async def test_only_the_newest_generation_dispatches_and_the_older_ends_at_its_n
     ]
     with session_factory() as session:
         state = current_state(session)
-        assert state is not None
+        assert state is not None and state.last_tick is not None
         assert (state.generation, state.deployment_id, state.last_tick["generation"]) == (
             2,
             "d2",

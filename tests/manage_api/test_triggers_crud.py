@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.factories import record_dispatch
 from tests.manage_api.conftest import TRIGGERS, WEB, Api, nightly
 
@@ -245,7 +247,7 @@ async def test_missing_things_are_404(web: Api) -> None:
         ("GET", "/v1/tenants/acme/projects/nope/agents/bot/triggers/nightly"),
     ]
     for method, path in cases:
-        kwargs = {"json": {"name": "x"}} if method == "PATCH" else {}
+        kwargs: dict[str, Any] = {"json": {"name": "x"}} if method == "PATCH" else {}
         response = await web.call(method, path, **kwargs)
         assert response.status_code == 404, (method, path, response.text)
         assert response.headers["content-type"] == "application/problem+json"

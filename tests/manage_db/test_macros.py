@@ -9,8 +9,8 @@ import pytest
 from manage_db.next_run import MACROS, InvalidSchedule, Schedule, upcoming, validate_cron
 
 
-def _utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("macro", sorted(MACROS))

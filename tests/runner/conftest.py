@@ -94,7 +94,7 @@ class ScriptedAgent:
         responder = asyncio.create_task(self._respond(self._next(), send))
         # With the body read, the next receive() returns only when the client goes away or
         # the response is complete: that tells an aborted call from a finished one.
-        watcher = asyncio.create_task(receive())
+        watcher: asyncio.Future[Any] = asyncio.ensure_future(receive())
         await asyncio.wait({responder, watcher}, return_when=asyncio.FIRST_COMPLETED)
         if responder.done():
             watcher.cancel()

@@ -236,6 +236,7 @@ async def test_cancel_between_retries_ends_the_run_without_another_attempt(
         await eventually(lambda: sleeping(handle))
         [row] = all_invocations(session_factory)
         with session_factory.begin() as session:
+            assert row.started_at is not None
             request_cancel(session, row.id, reason="cancelled by test", now=row.started_at)
         await signal_cancel(env.client, handle.id)
         outcome = await handle.result()
@@ -273,6 +274,7 @@ async def test_a_cancel_whose_signal_is_lost_still_stops_the_next_attempt(
         await eventually(lambda: sleeping(handle))
         [row] = all_invocations(session_factory)
         with session_factory.begin() as session:
+            assert row.started_at is not None
             request_cancel(session, row.id, reason="cancelled by test", now=row.started_at)
         outcome = await handle.result()
 

@@ -55,7 +55,7 @@ async def test_a_trigger_created_through_the_api_fires_into_a_real_agent_and_is_
     task_queue: str,
 ) -> None:
     client = time_skipping_env.client
-    settings = Settings(_env_file=None, task_queue=task_queue, tick_seconds=60)
+    settings = Settings(_env_file=None, task_queue=task_queue, tick_seconds=60)  # type: ignore[call-arg]  # pydantic-settings' init-only option
     echo = create_echo_agent()
     with serve(echo) as agent_url, ThreadPoolExecutor(max_workers=64) as executor:
         async with httpx.AsyncClient() as http:
