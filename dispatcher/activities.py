@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.client import Client
@@ -54,6 +55,7 @@ from runtime_db.schedules import (
 log = logging.getLogger(__name__)
 
 _START_RPC_TIMEOUT = timedelta(seconds=10)
+_HEARTBEAT_EVERY = 2.0  # seconds; the workflow's heartbeat timeout is 10
 
 # Called with each project branch whose triggers are about to be advanced. Tests inject a crash
 # or a concurrent user edit here.
@@ -134,23 +136,44 @@ class DispatchActivities:
         if as_of is None:
             raise ValueError(f"as_of is not a timestamp: {input.as_of!r}")
         counters = TickCounters(generation=input.generation, as_of=input.as_of)
-        await asyncio.to_thread(self._sync, as_of, counters)
-        _heartbeat(counters)
-        batch = await asyncio.to_thread(self._due, as_of)
-        counters.due = len(batch.schedules)
-        counters.deferred = batch.total_due - counters.due
-        gate = _Gate(self._limits.concurrency, counters)
-        outcomes = await asyncio.gather(*(self._start(due, as_of, gate) for due in batch.schedules))
-        settled = [plan for plan in outcomes if plan is not None]
-        if settled:
-            done = await asyncio.to_thread(self._advance, settled, as_of)
-            counters.advanced = done.advanced
-            counters.conflicts = done.conflicts
-            counters.disabled_invalid = done.disabled_invalid
+        alive = asyncio.create_task(_keep_alive(counters))
+        try:
+            await asyncio.to_thread(self._sync, as_of, counters)
+            await self._dispatch_due(as_of, counters, clock)
+        finally:
+            alive.cancel()
         counters.duration_ms = round((time.monotonic() - clock) * 1000)
         await asyncio.to_thread(self._record, input.generation, as_of, counters)
         log.info(json.dumps({"event": "scheduler.tick", **counters.as_dict()}))
         return counters
+
+    async def _dispatch_due(self, as_of: datetime, counters: TickCounters, clock: float) -> None:
+        """Steps 2 to 4, batch after batch: the bounds pace dispatch and never drop an instant.
+        What a batch leaves due goes in the next batch of the same tick, with its own instant;
+        only past the tick's time budget is it left for the next tick."""
+        gate = _Gate(self._limits.concurrency, counters)
+        while True:
+            batch = await asyncio.to_thread(self._due, as_of)
+            if not batch.schedules:
+                counters.deferred = 0
+                return
+            counters.batches += 1
+            counters.due += len(batch.schedules)
+            outcomes = await asyncio.gather(
+                *(self._start(due, as_of, gate) for due in batch.schedules)
+            )
+            settled = [plan for plan in outcomes if plan is not None]
+            advanced = 0
+            if settled:
+                done = await asyncio.to_thread(self._advance, settled, as_of)
+                advanced = done.advanced
+                counters.advanced += done.advanced
+                counters.conflicts += done.conflicts
+                counters.disabled_invalid += done.disabled_invalid
+            counters.deferred = batch.total_due - len(batch.schedules)
+            over_budget = time.monotonic() - clock > self._limits.budget_seconds
+            if counters.deferred == 0 or advanced == 0 or over_budget:
+                return
 
     def _sync(self, as_of: datetime, counters: TickCounters) -> None:
         """Step 1: one query for every head; re-sync only the branches whose head moved."""
@@ -242,8 +265,13 @@ class DispatchActivities:
         return _Advanced(advanced, len(plans) - advanced, invalid)
 
     def _record(self, generation: int, as_of: datetime, counters: TickCounters) -> None:
-        with self._sessions.begin() as session:
-            scheduler_state.record_tick(session, generation, as_of, counters.as_dict())
+        """The tick's work is done by now: failing to save its counters does not undo it, so it
+        is logged (the counters are in the log line) rather than failing the tick."""
+        try:
+            with self._sessions.begin() as session:
+                scheduler_state.record_tick(session, generation, as_of, counters.as_dict())
+        except SQLAlchemyError as exc:
+            log.warning("could not save the counters of the tick at %s: %s", to_db(as_of), exc)
 
 
 class _Gate:
@@ -262,6 +290,13 @@ class _Gate:
     async def __aexit__(self, *exc: object) -> None:
         self._in_flight -= 1
         self._semaphore.release()
+
+
+async def _keep_alive(counters: TickCounters) -> None:
+    """Heartbeat through every phase of a tick, so that only a dead worker misses the timeout."""
+    while True:
+        _heartbeat(counters)
+        await asyncio.sleep(_HEARTBEAT_EVERY)
 
 
 def _heartbeat(counters: TickCounters) -> None:

@@ -63,11 +63,14 @@ class DispatchInput:
 
 @dataclass(frozen=True)
 class DispatchLimits:
-    """Bounds of one tick: triggers taken overall and per branch, starts in flight at once."""
+    """How a tick paces its work: triggers taken per batch overall and per project, starts in
+    flight at once, and how long a tick may go on taking batches before it leaves the rest to
+    the next tick."""
 
     max_per_tick: int = 1000
     max_per_branch: int = 100
     concurrency: int = 50
+    budget_seconds: float = 45.0
 
 
 @dataclass
@@ -75,8 +78,9 @@ class TickCounters:
     """What one tick did; persisted in `scheduler_state.last_tick` and logged as one line.
 
     `branches_synced` counts project branches whose definitions were re-synced into schedule
-    state (their head moved); `due` counts triggers taken this tick; `deferred` counts those due
-    but left for a later tick by the bounds.
+    state (their head moved); `due` counts triggers taken this tick, in `batches` (the bounds
+    pace a tick, batch after batch); `deferred` counts those still due when the tick ended
+    (past its time budget), left for the next tick.
     `conflicts` counts advances lost to a concurrent user edit, which wins. `skipped_misfire`
     counts occurrences not fired: older than the misfire grace, or coalesced into a later one.
     """
@@ -86,6 +90,7 @@ class TickCounters:
     branches_listed: int = 0
     branches_synced: int = 0
     due: int = 0
+    batches: int = 0
     deferred: int = 0
     started: int = 0
     already_started: int = 0

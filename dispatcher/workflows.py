@@ -29,11 +29,18 @@ with workflow.unsafe.imports_passed_through():
 # Registration and the check are idempotent reads/upserts: retry until the store answers.
 _STATE_TIMEOUT = timedelta(seconds=30)
 _STATE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
-# A failed dispatch is not retried within its tick: the next tick is the retry, and finds
-# whatever was left still due (a start it repeats is refused as a duplicate).
+# A dispatch interrupted by a crash is noticed within the heartbeat timeout and retried on a
+# live worker with the same `as_of`: the tick is idempotent (a repeated start is refused as a
+# duplicate, an advance is a compare-and-set), so the crashed minute's runs start seconds late
+# rather than being coalesced into the next minute. A tick that keeps failing gives way to the
+# next one after a few attempts.
 _DISPATCH_TIMEOUT = timedelta(minutes=10)
-_DISPATCH_HEARTBEAT = timedelta(seconds=60)
-_DISPATCH_ONCE = RetryPolicy(maximum_attempts=1)
+_DISPATCH_HEARTBEAT = timedelta(seconds=10)
+_DISPATCH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=5,
+)
 
 
 def until_next_tick(now: datetime, tick_seconds: int) -> timedelta:
@@ -85,7 +92,7 @@ class SchedulerWorkflow:
                     DispatchInput(input.generation, as_of=to_db(workflow.now())),
                     start_to_close_timeout=_DISPATCH_TIMEOUT,
                     heartbeat_timeout=_DISPATCH_HEARTBEAT,
-                    retry_policy=_DISPATCH_ONCE,
+                    retry_policy=_DISPATCH_RETRY,
                 )
             except ActivityError as exc:
                 workflow.logger.warning("dispatch tick failed; the next tick retries: %s", exc)
