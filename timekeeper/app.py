@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
@@ -11,6 +12,7 @@ from audit.run import AuditContext
 from deploy_hooks.routes import DeployContext, deploy_routes
 from manage_api.app import api_routes
 from manage_api.auth import require_admin
+from manage_api.outages import OUTAGE_ERRORS, OutageLog, OutageRecovery, handle_outage
 from manage_api.problems import EXCEPTION_HANDLERS
 from service.context import ServiceContext
 
@@ -27,6 +29,13 @@ def create_app(
             return await require_admin(request, ctx)
 
         routes.extend(audit_routes(audit, admin_only))
-    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
+    outages = OutageLog()
+    handlers = {**EXCEPTION_HANDLERS, **dict.fromkeys(OUTAGE_ERRORS, handle_outage)}
+    app = Starlette(
+        routes=routes,
+        exception_handlers=handlers,
+        middleware=[Middleware(OutageRecovery, outages=outages)],
+    )
     app.state.ctx = ctx
+    app.state.outages = outages
     return app
