@@ -41,8 +41,10 @@ from manage_db.branches import parse_branch, project_branch
 from manage_db.next_run import InvalidSchedule, Schedule, decide_due
 from manage_db.store import ManageStore, branch_heads
 from manage_db.timestamps import from_db, to_db
+from runner.activities import invocation_key
 from runner.contract import RUNNER_WORKFLOW, RunnerInput, scheduled_slot, workflow_id_for
 from runtime_db import scheduler_state
+from runtime_db.invocations import record_pending
 from runtime_db.schedules import (
     DueBatch,
     DueSchedule,
@@ -159,9 +161,8 @@ class DispatchActivities:
                 return
             counters.batches += 1
             counters.due += len(batch.schedules)
-            outcomes = await asyncio.gather(
-                *(self._start(due, as_of, gate) for due in batch.schedules)
-            )
+            plans = await asyncio.to_thread(self._plan_and_record, batch.schedules, as_of, counters)
+            outcomes = await asyncio.gather(*(self._start(plan, gate) for plan in plans))
             settled = [plan for plan in outcomes if plan is not None]
             advanced = 0
             if settled:
@@ -203,16 +204,27 @@ class DispatchActivities:
         with self._sessions() as session:
             return due_batch(session, as_of, self._limits.max_per_branch, self._limits.max_per_tick)
 
-    async def _start(self, due: DueSchedule, as_of: datetime, gate: _Gate) -> _Plan | None:
-        """Step 3 for one trigger: plan it and start its runner workflow, if it has one to start;
-        the plan, or None when the start failed and the trigger must stay due.
+    def _plan_and_record(
+        self, schedules: list[DueSchedule], as_of: datetime, counters: TickCounters
+    ) -> list[_Plan]:
+        """Plan a batch (misfire grace, coalescing) and record its runs as `pending`
+        invocations in one statement, before any is started."""
+        plans = [_plan(due, as_of) for due in schedules]
+        counters.skipped_misfire += sum(plan.missed for plan in plans)
+        runs = [
+            (invocation_key(plan.run), plan.workflow_id, plan.run.trigger_version)
+            for plan in plans
+            if plan.run is not None and plan.workflow_id is not None
+        ]
+        with self._sessions.begin() as session:
+            record_pending(session, runs)
+        return plans
 
-        Planning (cron math) happens inside the gate, paced with the starts it overlaps.
-        """
+    async def _start(self, plan: _Plan, gate: _Gate) -> _Plan | None:
+        """Step 3 for one trigger: start its runner workflow, if it has one to start; the plan,
+        or None when the start failed and the trigger must stay due."""
         counters = gate.counters
         async with gate:
-            plan = _plan(due, as_of)
-            counters.skipped_misfire += plan.missed
             if plan.run is None or plan.workflow_id is None:
                 return plan
             try:

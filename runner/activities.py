@@ -40,7 +40,14 @@ from runner.models import (
     FinishInput,
     Plan,
 )
-from runner.templates import TemplateContext, TemplateError, render
+from runner.templates import (
+    MAX_MESSAGE_BYTES,
+    MessageTooLarge,
+    TemplateContext,
+    TemplateError,
+    check_message_size,
+    render,
+)
 from runtime_db.invocations import (
     TERMINAL_STATUSES,
     InvocationKey,
@@ -80,6 +87,8 @@ def invocation_key(run: RunnerInput) -> InvocationKey:
 class _Refusal:
     status: str  # skipped | failed
     reason: str
+    # Set for a failure that counts as the one attempt made (a message too large to send).
+    error_class: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,10 +104,12 @@ class RunnerActivities:
         store: ManageStore,
         session_factory: sessionmaker[Session],
         http: httpx.AsyncClient,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self._store = store
         self._sessions = session_factory
         self._http = http
+        self._max_message_bytes = max_message_bytes
 
     def callables(self) -> list[Callable[..., Any]]:
         """The bound activity methods, as a Worker's `activities=` wants them."""
@@ -119,8 +130,10 @@ class RunnerActivities:
             row, _ = create_invocation(session, key, workflow_id=input.workflow_id)
             if row.status in TERMINAL_STATUSES:
                 return Plan(str(row.id), row.status, row.status_reason)
-            decision = _decide(session, run, key, row, trigger, agent)
+            decision = _decide(session, run, key, row, trigger, agent, self._max_message_bytes)
             if isinstance(decision, _Refusal):
+                if decision.error_class is not None:
+                    record_attempt(session, _refused_attempt(row.id, input.now, decision))
                 closed = finish(
                     session, row.id, status=decision.status, reason=decision.reason, now=input.now
                 )
@@ -225,6 +238,7 @@ def _decide(
     row: Invocation,
     trigger: TriggerRow | None,
     agent: AgentRow | None,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
 ) -> _Refusal | _Go:
     """Deliver, or why not.
 
@@ -253,10 +267,14 @@ def _decide(
         other = running_invocation(session, key, exclude=row.id)
         if other is not None:
             return _Refusal("skipped", f"overlap: invocation {other} still running")
+    context = _template_context(run, trigger, row)
     try:
-        message = render(trigger.message_template, _template_context(run, trigger, row))
+        check_message_size(trigger.message_template, context, max_message_bytes)
+        message = render(trigger.message_template, context)
     except TemplateError as exc:
         return _Refusal("failed", f"template error: {exc.message}")
+    except MessageTooLarge as exc:
+        return _Refusal("failed", f"message_too_large: {exc}", error_class="message_too_large")
     return _Go(trigger, agent, message)
 
 
@@ -331,6 +349,23 @@ def _delivery_request(input: DeliverInput) -> DeliveryRequest:
         protocol=delivery.protocol,
         auth_header_env=delivery.auth_header_env,
         timeout_seconds=float(delivery.timeout_seconds),
+    )
+
+
+def _refused_attempt(
+    invocation_id: uuid.UUID, now: datetime, refusal: _Refusal
+) -> InvocationAttempt:
+    """The attempt a run makes when its message cannot be sent at all: failed, not retried."""
+    return InvocationAttempt(
+        invocation_id=invocation_id,
+        attempt_number=1,
+        status="failed",
+        http_status=None,
+        started_at=now,
+        duration_ms=0,
+        error_class=refusal.error_class,
+        error_message=refusal.reason,
+        response_excerpt=None,
     )
 
 

@@ -18,13 +18,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "KNOWN_VARIABLES",
+    "MAX_MESSAGE_BYTES",
+    "MessageTooLarge",
     "TemplateContext",
     "TemplateError",
+    "check_message_size",
     "render",
+    "rendered_size",
     "template_variables",
     "validate_template",
 ]
 
+# The largest message a run delivers (UTF-8 bytes): templates that can exceed it are refused
+# when saved, and a run whose message would is failed without an attempt to deliver it.
+MAX_MESSAGE_BYTES = 256 * 1024
 _VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _PAYLOAD_PREFIX = "payload."
 KNOWN_VARIABLES = (
@@ -146,25 +153,75 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def render(template: str, context: TemplateContext) -> str:
-    """Substitute every variable; unknown names or absent payload paths raise TemplateError."""
-    validate_template(template)
-    missing: list[str] = []
+class _Values:
+    """Each variable's text for one context, computed once however often the template uses it;
+    a payload path the payload lacks is collected in `missing`."""
 
-    def substitute(match: re.Match[str]) -> str:
-        name = match.group(1)
+    def __init__(self, context: TemplateContext) -> None:
+        self._context = context
+        self._texts: dict[str, str] = {}
+        self.missing: list[str] = []
+
+    def text(self, name: str) -> str:
+        if name not in self._texts:
+            self._texts[name] = self._compute(name)
+        return self._texts[name]
+
+    def _compute(self, name: str) -> str:
         simple = _SIMPLE.get(name)
         if simple is not None:
-            return simple(context)
+            return simple(self._context)
         segments = _payload_path(name)
-        value = _lookup(context.payload, segments) if segments is not None else _MISSING
+        value = _lookup(self._context.payload, segments) if segments is not None else _MISSING
         if value is _MISSING:
-            if name not in missing:
-                missing.append(name)
+            self.missing.append(name)
             return ""
         return _as_text(value)
 
-    rendered = _VARIABLE.sub(substitute, template)
-    if missing:
-        raise TemplateError(f"payload has no value at {_braced(missing)}", missing)
+    def check(self) -> None:
+        if self.missing:
+            raise TemplateError(f"payload has no value at {_braced(self.missing)}", self.missing)
+
+
+def render(template: str, context: TemplateContext) -> str:
+    """Substitute every variable; unknown names or absent payload paths raise TemplateError."""
+    validate_template(template)
+    values = _Values(context)
+    rendered = _VARIABLE.sub(lambda match: values.text(match.group(1)), template)
+    values.check()
     return rendered
+
+
+def rendered_size(template: str, context: TemplateContext) -> int:
+    """The UTF-8 size `render` would produce, without building the message: a template can
+    name a large payload value many times, and its size is checked before anything renders.
+
+    Every variable but the payload has a fixed width, so for a trigger's own payload this is
+    the size of every one of its messages.
+    """
+    validate_template(template)
+    values = _Values(context)
+    size = 0
+    position = 0
+    for match in _VARIABLE.finditer(template):
+        size += len(template[position : match.start()].encode())
+        size += len(values.text(match.group(1)).encode())
+        position = match.end()
+    size += len(template[position:].encode())
+    values.check()
+    return size
+
+
+class MessageTooLarge(ValueError):
+    """A rendered message over the cap: never delivered, never retried."""
+
+    def __init__(self, size: int, cap: int) -> None:
+        super().__init__(f"the rendered message is {size} bytes, over the cap of {cap} bytes")
+        self.size = size
+        self.cap = cap
+
+
+def check_message_size(template: str, context: TemplateContext, cap: int) -> None:
+    size = rendered_size(template, context)
+    if size > cap:
+        raise MessageTooLarge(size, cap)

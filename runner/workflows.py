@@ -30,10 +30,14 @@ with workflow.unsafe.imports_passed_through():
         RunnerOutcome,
     )
 
-# Store activities are idempotent: retry them until the store answers.
+# Store activities are idempotent: retry them through a store outage, but not forever, so a
+# run always ends (after about an hour of a store that does not answer, the workflow fails and
+# the audit closes its invocation as stale).
 _STORE_TIMEOUT = timedelta(seconds=60)
 _STORE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=70,
 )
 # Delivery is never retried by Temporal: the loop below does it, recording every attempt.
 _DELIVER_ONCE = RetryPolicy(maximum_attempts=1)

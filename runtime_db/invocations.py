@@ -69,6 +69,33 @@ def create_invocation(
     return row, inserted is not None
 
 
+def record_pending(session: Session, runs: list[tuple[InvocationKey, str, int | None]]) -> int:
+    """Rows for runs about to be started, each (key, workflow id, trigger version), in one
+    statement: a queued run is visible as `pending` from its dispatch on. Idempotent: a run
+    that already has its row keeps it. Returns how many rows were new."""
+    if not runs:
+        return 0
+    values = [
+        {
+            "id": uuid.uuid4(),
+            "tenant_id": key.tenant_id,
+            "project_id": key.project_id,
+            "agent_id": key.agent_id,
+            "trigger_id": key.trigger_id,
+            "scheduled_for": key.scheduled_for,
+            "kind": key.kind,
+            "workflow_id": workflow_id,
+            "status": "pending",
+            "cancel_requested": False,
+            "attempt_count": 0,
+            "trigger_version": version,
+        }
+        for key, workflow_id, version in runs
+    ]
+    result = session.execute(insert(Invocation).values(values).on_conflict_do_nothing())
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def _by_key(key: InvocationKey) -> Select[Invocation]:
     return select(Invocation).where(
         Invocation.tenant_id == key.tenant_id,

@@ -57,7 +57,12 @@ def repeated_ids(body: BulkTriggers) -> list[FieldError]:
 
 
 def _plan(
-    item: BulkTrigger, existing: TriggerRow | None, agents: set[str], now: datetime, prefix: str
+    item: BulkTrigger,
+    existing: TriggerRow | None,
+    agents: set[str],
+    now: datetime,
+    prefix: str,
+    cap: int,
 ) -> _Plan:
     if item.agent_id not in agents:
         raise invalid(prefix + "agent_id", f"agent {item.agent_id} not found")
@@ -65,7 +70,7 @@ def _plan(
     if existing is None:
         row = new_row(
             values, trigger_id=item.id, agent_id=item.agent_id, request_key=None, now=now,
-            prefix=prefix,
+            prefix=prefix, cap=cap,
         )  # fmt: skip
         return _Plan(None, row)
     if existing.agent_id != item.agent_id:
@@ -74,7 +79,9 @@ def _plan(
             f"trigger {item.id} belongs to agent {existing.agent_id}; delete it to move it",
         )
     run_at_is_new = values["run_at"] is not None and values["run_at"] != existing.run_at
-    new = changed_row(existing, values, now=now, require_future_run_at=run_at_is_new, prefix=prefix)
+    new = changed_row(
+        existing, values, now=now, require_future_run_at=run_at_is_new, prefix=prefix, cap=cap
+    )
     return _Plan(existing, new)
 
 
@@ -90,7 +97,8 @@ def upsert_triggers(ctx: ServiceContext, scope: Scope, body: BulkTriggers) -> Bu
         for index, item in enumerate(body.triggers):
             try:
                 existing = get_trigger(write.conn, item.id)
-                plans.append(_plan(item, existing, agents, now, f"triggers.{index}."))
+                prefix = f"triggers.{index}."
+                plans.append(_plan(item, existing, agents, now, prefix, ctx.max_message_bytes))
             except InvalidFields as exc:
                 errors.extend(exc.errors)
         if errors:

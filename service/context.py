@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from manage_db.store import ManageStore
 from manage_db.timestamps import utc_now
+from runner.templates import MAX_MESSAGE_BYTES
 
 
 @dataclass
@@ -20,3 +21,4 @@ class ServiceContext:
     temporal: Client | None
     task_queue: str
     now: Callable[[], datetime] = field(default=utc_now)
+    max_message_bytes: int = MAX_MESSAGE_BYTES

@@ -8,6 +8,7 @@ fields in store form (`run_at` as UTC text, `payload` as a dict), as `user_value
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,13 @@ from pydantic import BaseModel
 from manage_db.next_run import InvalidSchedule, Schedule, initial_next_run
 from manage_db.timestamps import from_db, to_db
 from manage_db.triggers import USER_FIELDS, TriggerRow, user_values
-from runner.templates import TemplateContext, TemplateError, render
+from runner.templates import (
+    MAX_MESSAGE_BYTES,
+    MessageTooLarge,
+    TemplateContext,
+    TemplateError,
+    check_message_size,
+)
 from service.errors import FieldError, InvalidFields, invalid
 from service.inputs import TriggerFields
 
@@ -62,21 +69,26 @@ def check_schedule(
         raise invalid(_field(prefix, "run_at"), "must be in the future")
 
 
-def check_template_payload(values: dict[str, Any], *, now: datetime, prefix: str = "") -> None:
+def check_template_payload(
+    values: dict[str, Any], *, now: datetime, prefix: str = "", cap: int = MAX_MESSAGE_BYTES
+) -> None:
     """Every `{{payload.path}}` the template names must exist in the payload, which is fixed per
-    trigger: otherwise every run would fail, so the save is refused instead."""
+    trigger, and every message it renders must fit in `cap` bytes: otherwise every run would
+    fail, so the save is refused instead. Nothing is rendered to find out."""
     context = TemplateContext(
         scheduled_for=now,
         timezone=values["cron_timezone"],
-        trigger_id="check",
+        trigger_id="x" * 63,  # as wide as an id gets
         trigger_name=values["name"],
-        invocation_id="check",
+        invocation_id=str(uuid.UUID(int=0)),
         payload=values["payload"],
     )
     try:
-        render(values["message_template"], context)
+        check_message_size(values["message_template"], context, cap)
     except TemplateError as exc:
         raise invalid(_field(prefix, "message_template"), exc.message) from None
+    except MessageTooLarge as exc:
+        raise invalid(_field(prefix, "message_template"), str(exc)) from None
 
 
 def _run_at(values: dict[str, Any]) -> datetime:
@@ -123,10 +135,11 @@ def new_row(
     request_key: str | None,
     now: datetime,
     prefix: str = "",
+    cap: int = MAX_MESSAGE_BYTES,
 ) -> TriggerRow:
     """A trigger at version 1; raises InvalidFields for a schedule a create may not have."""
     check_schedule(values, now=now, require_future_run_at=True, prefix=prefix)
-    check_template_payload(values, now=now, prefix=prefix)
+    check_template_payload(values, now=now, prefix=prefix, cap=cap)
     stamp = to_db(now)
     return TriggerRow(
         id=trigger_id,
@@ -148,6 +161,7 @@ def changed_row(
     now: datetime,
     require_future_run_at: bool = False,
     prefix: str = "",
+    cap: int = MAX_MESSAGE_BYTES,
 ) -> TriggerRow | None:
     """The next version of `current` with `values`, or None when nothing a user sees changes.
 
@@ -158,7 +172,7 @@ def changed_row(
     if values == user_values(current):
         return None
     check_schedule(values, now=now, require_future_run_at=require_future_run_at, prefix=prefix)
-    check_template_payload(values, now=now, prefix=prefix)
+    check_template_payload(values, now=now, prefix=prefix, cap=cap)
     recompute = (
         not current.enabled
         or current.next_run_at is None

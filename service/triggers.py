@@ -130,7 +130,12 @@ def create_trigger(
                 raise Conflict(f"Trigger {existing.id} already exists with other fields.")
             raise Conflict(f"This Idempotency-Key created trigger {existing.id} with other fields.")
         row = new_row(
-            values, trigger_id=trigger_id, agent_id=scope.agent_id, request_key=request_key, now=now
+            values,
+            trigger_id=trigger_id,
+            agent_id=scope.agent_id,
+            request_key=request_key,
+            now=now,
+            cap=ctx.max_message_bytes,
         )
         insert_trigger(write.conn, row)
     return _one(ctx, scope, row), True
@@ -190,6 +195,7 @@ def change_trigger(
             values_of(write.conn, current),
             now=ctx.now(),
             require_future_run_at=require_future_run_at,
+            cap=ctx.max_message_bytes,
         )
         if new is None:
             return _one(ctx, scope, current)

@@ -100,6 +100,7 @@ async def serve(
                     store=stores.manage,
                     temporal=client,
                     task_queue=settings.effective_task_queue,
+                    max_message_bytes=settings.max_message_bytes,
                 )
                 deploy = DeployContext(
                     session_factory=stores.session_factory,

@@ -34,7 +34,10 @@ def _components(deps: WorkerDeps) -> tuple[list[type], list[Any]]:
     workflows: list[type] = []
     activities: list[Any] = []
     workflows.append(RunnerWorkflow)
-    activities.extend(RunnerActivities(deps.store, deps.session_factory, deps.http).callables())
+    runner = RunnerActivities(
+        deps.store, deps.session_factory, deps.http, deps.settings.max_message_bytes
+    )
+    activities.extend(runner.callables())
     dispatch = DispatchActivities(
         deps.store,
         deps.session_factory,

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -22,8 +23,10 @@ from dispatcher.models import DispatchInput, DispatchLimits, TickCounters
 from dispatcher.schedule_sync import sync_branch
 from manage_db.branches import project_branch
 from manage_db.store import ManageStore
+from manage_db.timestamps import to_db
 from manage_db.triggers import replace_trigger
 from runner.contract import RunnerInput, runner_workflow_id
+from runtime_db.models import Invocation
 from runtime_db.scheduler_state import current_state, register
 from tests.dispatcher.conftest import (
     add_triggers,
@@ -480,3 +483,47 @@ async def test_500_triggers_of_one_project_all_fire_for_their_minute_despite_a_b
         assert run.scheduled_for == AS_OF
         nxt = await _started(dev_env.client, _run_id(tenant, f"m{i}", "20260302T100100Z"))
         assert nxt.scheduled_for == "2026-03-02T10:01:00Z"
+
+
+async def test_a_dispatched_run_is_visible_as_pending_before_any_worker_takes_it(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    tenant: str,
+    branch: str,
+) -> None:
+    add_triggers(
+        manage_store,
+        branch,
+        trigger("every5", next_run_at=AS_OF),
+        trigger("gone-by", run_at="2026-03-02T08:00:00Z", next_run_at="2026-03-02T08:00:00Z"),
+    )
+    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+
+    await _tick(activities, AS_OF)
+    await _tick(activities, AS_OF)  # a repeated tick records nothing twice
+
+    with session_factory() as session:
+        rows = session.execute(select(Invocation).where(Invocation.tenant_id == tenant)).scalars()
+        found = [
+            (
+                r.trigger_id,
+                to_db(r.scheduled_for),
+                r.kind,
+                r.status,
+                r.workflow_id,
+                r.trigger_version,
+            )
+            for r in rows
+        ]
+    assert found == [
+        (
+            "every5",
+            AS_OF,
+            "scheduled",
+            "pending",
+            _run_id(tenant, "every5", "20260302T100000Z"),
+            1,
+        )
+    ]

@@ -7,9 +7,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from runner.templates import (
+    MessageTooLarge,
     TemplateContext,
     TemplateError,
+    check_message_size,
     render,
+    rendered_size,
     template_variables,
     validate_template,
 )
@@ -145,3 +148,38 @@ def test_an_unknown_timezone_is_a_template_error_not_a_crash() -> None:
 def test_context_requires_an_aware_scheduled_for() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         context(scheduled_for=datetime(2025, 3, 10, 13, 0))
+
+
+def test_rendered_size_is_the_size_of_the_rendered_message_without_rendering_it() -> None:
+    context = TemplateContext(
+        scheduled_for=datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+        timezone="Europe/Paris",
+        trigger_id="t1",
+        trigger_name="Répétition",
+        invocation_id="00000000-0000-0000-0000-000000000000",
+        payload={"a": {"b": [1, "ü"]}, "s": "ß" * 10},
+    )
+    for template in (
+        "",
+        "plain",
+        "{{scheduled_for}} / {{scheduled_for_local}} {{trigger.name}}",
+        "{{payload.a}} {{payload.s}}{{payload.s}} {{ invocation.id }} é",
+    ):
+        assert rendered_size(template, context) == len(render(template, context).encode())
+
+
+def test_the_message_size_check_names_the_size_and_the_cap() -> None:
+    context = TemplateContext(
+        scheduled_for=datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+        timezone="UTC",
+        trigger_id="t1",
+        trigger_name="n",
+        invocation_id="i",
+        payload={"x": "a" * 50_000},
+    )
+    check_message_size("{{payload.x}}", context, 50_000)
+    with pytest.raises(MessageTooLarge) as raised:
+        check_message_size("{{payload.x}}" * 1200, context, 262_144)
+    assert str(raised.value) == (
+        "the rendered message is 60000000 bytes, over the cap of 262144 bytes"
+    )

@@ -136,3 +136,18 @@ def test_the_default_clock_is_the_wall_clock(web: Svc) -> None:
         datetime(2026, 7, 1, 12, tzinfo=UTC),
     ]
     assert raised.value.errors == [FieldError("run_at", "must be in the future")]
+
+
+def test_a_template_whose_messages_exceed_the_cap_is_refused_naming_the_size(web: Svc) -> None:
+    """1,200 references to a 50,000-character value: each part within its own limit."""
+    body = nightly(message_template="{{payload.x}}" * 1200, payload={"x": "a" * 50_000})
+    with pytest.raises(InvalidFields) as raised:
+        create_trigger(web.ctx, ALICE, body)
+    assert raised.value.errors == [
+        FieldError(
+            "message_template",
+            "the rendered message is 60000000 bytes, over the cap of 262144 bytes",
+        )
+    ]
+    with pytest.raises(NotFound):
+        get_trigger_of(web.ctx, web.trigger("nightly"))
