@@ -9,6 +9,7 @@ which is async for httpx and hands its short DB calls to a thread.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -331,25 +332,8 @@ def _delivery(run: RunnerInput, go: _Go, row: Invocation) -> Delivery:
 
 
 def _delivery_request(input: DeliverInput) -> DeliveryRequest:
-    delivery = input.delivery
-    scheduled_for = from_db(delivery.scheduled_for)
-    assert scheduled_for is not None
-    return DeliveryRequest(
-        invocation_id=delivery.invocation_id,
-        tenant_id=delivery.tenant_id,
-        project_id=delivery.project_id,
-        agent_id=delivery.agent_id,
-        trigger_id=delivery.trigger_id,
-        trigger_name=delivery.trigger_name,
-        scheduled_for=scheduled_for,
-        message=delivery.message,
-        payload=delivery.payload,
-        attempt=input.attempt,
-        url=delivery.url,
-        protocol=delivery.protocol,
-        auth_header_env=delivery.auth_header_env,
-        timeout_seconds=float(delivery.timeout_seconds),
-    )
+    fields = {f.name: getattr(input.delivery, f.name) for f in dataclasses.fields(Delivery)}
+    return DeliveryRequest(**fields, attempt=input.attempt)
 
 
 def _refused_attempt(

@@ -13,7 +13,6 @@ from manage_db.ids import check_id
 from manage_db.timestamps import to_slot
 
 RUNNER_WORKFLOW = "RunnerWorkflow"
-KINDS = ("scheduled", "manual", "rerun")
 
 
 @dataclass(frozen=True)

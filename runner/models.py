@@ -39,7 +39,7 @@ class Delivery:
     url: str
     protocol: str
     auth_header_env: str | None
-    timeout_seconds: int
+    timeout_seconds: float
     max_retries: int
     retry_delay_seconds: int
     first_attempt: int = 1

@@ -12,9 +12,11 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from manage_db.timestamps import to_db
 
 __all__ = [
     "KNOWN_VARIABLES",
@@ -108,7 +110,7 @@ def validate_template(template: str) -> None:
 
 
 def _utc_text(context: TemplateContext) -> str:
-    return context.scheduled_for.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return to_db(context.scheduled_for)
 
 
 def _local_text(context: TemplateContext) -> str:

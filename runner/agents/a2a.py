@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from runner.agents.base import DeliveryRequest, DeliveryResult, post_json, trigger_ref, utc_iso
+from runner.agents.base import DeliveryRequest, DeliveryResult, post_json, trigger_ref
 
 METHOD = "message/send"
 
@@ -30,7 +30,7 @@ def a2a_body(request: DeliveryRequest) -> dict[str, Any]:
                 "parts": [{"kind": "text", "text": request.message}],
                 "metadata": {
                     "trigger": trigger_ref(request),
-                    "scheduled_for": utc_iso(request.scheduled_for),
+                    "scheduled_for": request.scheduled_for,
                     "payload": request.payload,
                     "attempt": request.attempt,
                 },

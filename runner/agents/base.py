@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx
 
+from runner.models import Delivery
+
 EXCERPT_CHARS = 2000
 # A body beyond this is not read further: enough for any sane agent reply, bounded for a rogue one.
 MAX_BODY_BYTES = 1 << 20
@@ -29,21 +31,14 @@ _DELAY_SECONDS = re.compile(r"\d+(\.\d+)?")
 
 
 @dataclass(frozen=True)
-class DeliveryRequest:
-    invocation_id: str
-    tenant_id: str
-    project_id: str
-    agent_id: str
-    trigger_id: str
-    trigger_name: str
-    scheduled_for: datetime
-    message: str
-    payload: dict[str, Any]
-    attempt: int
-    url: str
-    protocol: str  # "webhook" | "a2a"
-    auth_header_env: str | None  # env var whose value is sent verbatim as Authorization
-    timeout_seconds: float
+class DeliveryRequest(Delivery):
+    """One attempt: what every attempt of the invocation sends, and this attempt's number.
+
+    `auth_header_env` names the worker's environment variable whose value is sent verbatim as
+    `Authorization`.
+    """
+
+    attempt: int = 1
 
 
 @dataclass(frozen=True)
@@ -76,10 +71,6 @@ def user_agent() -> str:
     except metadata.PackageNotFoundError:
         version = "0"
     return f"timekeeper/{version}"
-
-
-def utc_iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def trigger_ref(request: DeliveryRequest) -> dict[str, str]:

@@ -6,14 +6,14 @@ from typing import Any
 
 import httpx
 
-from runner.agents.base import DeliveryRequest, DeliveryResult, post_json, trigger_ref, utc_iso
+from runner.agents.base import DeliveryRequest, DeliveryResult, post_json, trigger_ref
 
 
 def webhook_body(request: DeliveryRequest) -> dict[str, Any]:
     return {
         "invocation_id": request.invocation_id,
         "trigger": trigger_ref(request),
-        "scheduled_for": utc_iso(request.scheduled_for),
+        "scheduled_for": request.scheduled_for,
         "message": request.message,
         "payload": request.payload,
         "attempt": request.attempt,

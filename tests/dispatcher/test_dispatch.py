@@ -22,7 +22,7 @@ from dispatcher.activities import DispatchActivities
 from dispatcher.models import DispatchInput, DispatchLimits, TickCounters
 from dispatcher.schedule_sync import sync_branch
 from manage_db.branches import project_branch
-from manage_db.store import ManageStore
+from manage_db.store import ManageStore, branch_heads
 from manage_db.timestamps import to_db
 from manage_db.triggers import replace_trigger
 from runner.contract import RunnerInput, runner_workflow_id
@@ -392,8 +392,15 @@ async def test_300_triggers_due_in_one_minute_dispatch_in_one_tick_within_the_co
         add_triggers(manage_store, name, *(trigger(f"t{j}", next_run_at=AS_OF) for j in range(10)))
     limits = DispatchLimits(max_per_tick=1000, max_per_branch=100, concurrency=8)
     activities = _activities(manage_store, session_factory, dev_env, task_queue, limits=limits)
+    with manage_store.read() as conn:
+        heads = branch_heads(conn)
+    size = manage_store.path.stat().st_size
 
     counters = await _tick(activities, AS_OF)
+
+    with manage_store.read() as conn:
+        assert branch_heads(conn) == heads, "a tick commits nothing to the manage store"
+    assert manage_store.path.stat().st_size == size, "a tick appends nothing to its file"
 
     assert counters == TickCounters(
         generation=1,

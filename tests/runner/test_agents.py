@@ -44,7 +44,7 @@ def delivery(url: str, **overrides: Any) -> DeliveryRequest:
         agent_id="reporter",
         trigger_id="daily-report",
         trigger_name="Daily report",
-        scheduled_for=datetime(2025, 3, 10, 13, 0, tzinfo=UTC),
+        scheduled_for="2025-03-10T13:00:00Z",
         message="Write the daily report",
         payload=PAYLOAD,
         attempt=1,
@@ -52,6 +52,8 @@ def delivery(url: str, **overrides: Any) -> DeliveryRequest:
         protocol="webhook",
         auth_header_env=None,
         timeout_seconds=5.0,
+        max_retries=0,
+        retry_delay_seconds=1,
     )
     return replace(request, **overrides)
 
