@@ -38,18 +38,25 @@ from dispatcher.models import (
 )
 from dispatcher.schedule_sync import moved_branches, sync_branch
 from manage_db.branches import parse_branch, project_branch
-from manage_db.next_run import InvalidSchedule, Schedule, decide_due
+from manage_db.next_run import BEYOND_GRACE, InvalidSchedule, Missed, Schedule, decide_due
 from manage_db.store import ManageStore, branch_heads
 from manage_db.timestamps import from_db, to_db
 from runner.activities import invocation_key
-from runner.contract import RUNNER_WORKFLOW, RunnerInput, scheduled_slot, workflow_id_for
+from runner.contract import (
+    RUNNER_WORKFLOW,
+    RunnerInput,
+    runner_workflow_id,
+    scheduled_slot,
+    workflow_id_for,
+)
 from runtime_db import scheduler_state
-from runtime_db.invocations import record_pending
+from runtime_db.invocations import InvocationKey, record_missed, record_pending
 from runtime_db.schedules import (
     DueBatch,
     DueSchedule,
     advance,
     due_batch,
+    earliest_next_run,
     forget_project,
     synced_heads,
 )
@@ -76,6 +83,7 @@ class _Plan:
     next_run_at: datetime | None
     invalid: str | None = None  # why the stored definition cannot be fired
     missed: int = 0  # occurrences not fired: older than the grace, or coalesced
+    missed_at: tuple[Missed, ...] = ()  # those of them listed one by one, with the reason
 
     @property
     def branch(self) -> str:
@@ -147,6 +155,7 @@ class DispatchActivities:
             await self._dispatch_due(as_of, counters, clock)
         finally:
             alive.cancel()
+        counters.next_due_at = await asyncio.to_thread(self._next_due)
         counters.duration_ms = round((time.monotonic() - clock) * 1000)
         await asyncio.to_thread(self._record, input.generation, as_of, counters)
         log.info(json.dumps({"event": "scheduler.tick", **counters.as_dict()}))
@@ -202,6 +211,11 @@ class DispatchActivities:
                 continue
             counters.branches_synced += 1
 
+    def _next_due(self) -> str | None:
+        with self._sessions() as session:
+            earliest = earliest_next_run(session)
+        return to_db(earliest) if earliest is not None else None
+
     def _due(self, as_of: datetime) -> DueBatch:
         """Step 2: the fair, bounded selection of due rows."""
         with self._sessions() as session:
@@ -232,8 +246,10 @@ class DispatchActivities:
             for plan in plans
             if plan.run is not None and plan.workflow_id is not None
         ]
+        missed = [row for plan in plans for row in _missed_rows(plan, as_of)]
         with self._sessions.begin() as session:
             record_pending(session, runs)
+            record_missed(session, missed, as_of)
         return plans
 
     async def _start(self, plan: _Plan, gate: _Gate) -> _Plan | None:
@@ -335,6 +351,31 @@ def _heartbeat(counters: TickCounters) -> None:
         )
 
 
+def _missed_rows(plan: _Plan, as_of: datetime) -> list[tuple[InvocationKey, str, str]]:
+    """The `missed` invocations of a plan: a loss is recorded, never silent."""
+    due = plan.due
+    rows = []
+    for missed in plan.missed_at:
+        if missed.reason == BEYOND_GRACE:
+            reason = (
+                f"missed: more than the misfire grace ({due.misfire_grace_seconds} s) late when"
+                f" the scheduler reached it at {to_db(as_of)}"
+            )
+        elif plan.run is not None:
+            reason = f"missed: coalesced into the run for {plan.run.scheduled_for}"
+        else:
+            reason = "missed: coalesced"
+        key = InvocationKey(
+            due.tenant_id, due.project_id, due.agent_id, due.trigger_id, missed.instant, "scheduled"
+        )
+        slot = scheduled_slot(missed.instant)
+        workflow_id = runner_workflow_id(
+            due.tenant_id, due.project_id, due.agent_id, due.trigger_id, slot
+        )
+        rows.append((key, workflow_id, reason))
+    return rows
+
+
 def _plan(due: DueSchedule, as_of: datetime) -> _Plan:
     """Misfire grace and coalescing decide the instant (if any) to fire and the next one.
 
@@ -367,4 +408,11 @@ def _plan(due: DueSchedule, as_of: datetime) -> _Plan:
         return _Plan(due, None, None, None, invalid=reason)
     except ValueError as exc:
         return _Plan(due, None, None, None, invalid=f"invalid trigger ({exc})")
-    return _Plan(due, run, workflow_id, decision.next_run_at, missed=decision.missed)
+    return _Plan(
+        due,
+        run,
+        workflow_id,
+        decision.next_run_at,
+        missed=decision.missed,
+        missed_at=decision.missed_at,
+    )

@@ -101,6 +101,9 @@ class TickCounters:
     disabled_invalid: int = 0
     max_in_flight: int = 0
     duration_ms: int = 0
+    # The earliest instant still scheduled after this tick; the workflow wakes for it when it
+    # comes before the next tick (a one-time trigger at 12:00:27 fires then, not at 12:01).
+    next_due_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -1,7 +1,8 @@
 """SchedulerWorkflow: the one live scheduler of a deployment, ticking on the minute.
 
 Thin and deterministic: it registers its generation, then each tick sleeps to the next boundary
-of `workflow.now()`, asks whether it is still current (ending quietly when a newer generation
+of `workflow.now()` (or to an earlier instant the last tick reported due, such as a one-time
+trigger at 12:00:27), asks whether it is still current (ending quietly when a newer generation
 took over), and hands the tick to the dispatch activity with `as_of` from its own clock.
 """
 
@@ -24,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
         SchedulerInput,
         SchedulerOutcome,
     )
-    from manage_db.timestamps import to_db
+    from manage_db.timestamps import from_db, to_db
 
 # Registration and the check are idempotent reads/upserts: retry until the store answers.
 _STATE_TIMEOUT = timedelta(seconds=30)
@@ -50,6 +51,15 @@ def until_next_tick(now: datetime, tick_seconds: int) -> timedelta:
     return timedelta(microseconds=period - micros % period)
 
 
+def until_wake(now: datetime, tick_seconds: int, early: datetime | None) -> timedelta:
+    """Until the next tick, or until `early` when that comes first: the scheduler keeps its
+    minute for cron and also wakes for a one-time instant inside the coming tick."""
+    tick = until_next_tick(now, tick_seconds)
+    if early is not None and now < early < now + tick:
+        return early - now
+    return tick
+
+
 @workflow.defn(name=SCHEDULER_WORKFLOW)
 class SchedulerWorkflow:
     @workflow.run
@@ -71,13 +81,14 @@ class SchedulerWorkflow:
         if not registered:
             return SchedulerOutcome("superseded", ticks=input.ticks_before)
         ticks = input.ticks_before
+        early: datetime | None = None  # a due instant before the next tick, if the last knew one
         while input.stop_after_ticks is None or ticks < input.stop_after_ticks:
             if (
                 ticks - input.ticks_before >= input.ticks_per_run
                 or workflow.info().is_continue_as_new_suggested()
             ):
                 workflow.continue_as_new(replace(input, ticks_before=ticks))
-            await workflow.sleep(until_next_tick(workflow.now(), input.tick_seconds))
+            await workflow.sleep(until_wake(workflow.now(), input.tick_seconds, early))
             current = await workflow.execute_activity_method(
                 DispatchActivities.check_current,
                 CheckInput(input.generation),
@@ -86,14 +97,16 @@ class SchedulerWorkflow:
             )
             if not current:
                 return SchedulerOutcome("superseded", ticks=ticks)
+            early = None
             try:
-                await workflow.execute_activity_method(
+                counters = await workflow.execute_activity_method(
                     DispatchActivities.dispatch,
                     DispatchInput(input.generation, as_of=to_db(workflow.now())),
                     start_to_close_timeout=_DISPATCH_TIMEOUT,
                     heartbeat_timeout=_DISPATCH_HEARTBEAT,
                     retry_policy=_DISPATCH_RETRY,
                 )
+                early = from_db(counters.next_due_at)
             except ActivityError as exc:
                 workflow.logger.warning("dispatch tick failed; the next tick retries: %s", exc)
             ticks += 1

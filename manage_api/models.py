@@ -127,7 +127,10 @@ class Invocation(BaseModel):
     kind: Literal["scheduled", "manual", "rerun"]
     scheduled_for: Timestamp
     workflow_id: str
-    status: str = Field(description="pending, running, completed, failed, cancelled or skipped.")
+    status: str = Field(
+        description="pending, running, completed, failed, cancelled, skipped or missed (an"
+        " occurrence the scheduler did not fire; `status_reason` says why)."
+    )
     status_reason: str | None
     cancel_requested: bool
     trigger_version: int | None

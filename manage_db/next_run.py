@@ -82,13 +82,28 @@ class Schedule:
             object.__setattr__(self, "run_at", self.run_at.astimezone(UTC))
 
 
+BEYOND_GRACE = "beyond_grace"
+COALESCED = "coalesced"
+
+
+@dataclass(frozen=True)
+class Missed:
+    """An occurrence that is not fired, and why: older than the misfire grace, or coalesced
+    into a later one of the same dispatch."""
+
+    instant: datetime
+    reason: str  # BEYOND_GRACE | COALESCED
+
+
 @dataclass(frozen=True)
 class DueDecision:
-    """What one dispatch of a due trigger does."""
+    """What one dispatch of a due trigger does. `missed_at` lists the occurrences not fired,
+    oldest first, each one up to a few hundred; `missed` counts all of them."""
 
     fire_at: datetime | None
     missed: int
     next_run_at: datetime | None
+    missed_at: tuple[Missed, ...] = ()
 
 
 def validate_cron(expr: str) -> None:
@@ -163,12 +178,14 @@ def decide_due(
         raise ValueError(f"not due: next_run_at {next_run_at} is after as_of {as_of}")
     cutoff = as_of - timedelta(seconds=misfire_grace_seconds)
     if schedule.run_at is not None:
-        on_time = schedule.run_at >= cutoff
-        return DueDecision(schedule.run_at if on_time else None, 0 if on_time else 1, None)
+        if schedule.run_at >= cutoff:
+            return DueDecision(schedule.run_at, 0, None)
+        return DueDecision(None, 1, None, (Missed(schedule.run_at, BEYOND_GRACE),))
     assert schedule.cron_expression is not None
     expr, zone = schedule.cron_expression, schedule.cron_timezone
 
     seen = 1
+    listed = [next_run_at]
     latest = next_run_at if next_run_at >= cutoff else None
     reached = next_run_at
     following: datetime | None = None
@@ -177,6 +194,7 @@ def decide_due(
             following = instant
             break
         seen, reached = seen + 1, instant
+        listed.append(instant)
         if instant >= cutoff:
             latest = instant
         if seen >= _COUNT_CAP:
@@ -185,7 +203,12 @@ def decide_due(
             latest = tail_latest or latest
             seen = 1 + (seen - 1) * (as_of - next_run_at) // (reached - next_run_at)
             break
-    return DueDecision(latest, seen - (latest is not None), following)
+    missed_at = tuple(
+        Missed(instant, BEYOND_GRACE if instant < cutoff else COALESCED)
+        for instant in listed
+        if instant != latest
+    )
+    return DueDecision(latest, seen - (latest is not None), following, missed_at)
 
 
 def local_time(dt: datetime, timezone: str) -> datetime:

@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 from runtime_db.models import Invocation, InvocationAttempt
 
 OPEN_STATUSES = ("pending", "running")
-TERMINAL_STATUSES = ("completed", "failed", "cancelled", "skipped")
+# `missed`: an occurrence the scheduler did not fire (beyond its misfire grace, or coalesced);
+# its row is written by the dispatch that decided so, already ended.
+TERMINAL_STATUSES = ("completed", "failed", "cancelled", "skipped", "missed")
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,35 @@ def record_pending(session: Session, runs: list[tuple[InvocationKey, str, int | 
             "trigger_version": version,
         }
         for key, workflow_id, version in runs
+    ]
+    result = session.execute(insert(Invocation).values(values).on_conflict_do_nothing())
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def record_missed(
+    session: Session, missed: list[tuple[InvocationKey, str, str]], now: datetime
+) -> int:
+    """Rows for occurrences not fired, each (key, workflow id it would have had, reason), ended
+    as `missed`. Idempotent like `record_pending`; returns how many rows were new."""
+    if not missed:
+        return 0
+    values = [
+        {
+            "id": uuid.uuid4(),
+            "tenant_id": key.tenant_id,
+            "project_id": key.project_id,
+            "agent_id": key.agent_id,
+            "trigger_id": key.trigger_id,
+            "scheduled_for": key.scheduled_for,
+            "kind": key.kind,
+            "workflow_id": workflow_id,
+            "status": "missed",
+            "status_reason": reason,
+            "cancel_requested": False,
+            "attempt_count": 0,
+            "finished_at": now,
+        }
+        for key, workflow_id, reason in missed
     ]
     result = session.execute(insert(Invocation).values(values).on_conflict_do_nothing())
     return int(getattr(result, "rowcount", 0) or 0)

@@ -110,6 +110,7 @@ async def test_a_due_trigger_is_started_then_advanced_without_a_dolt_commit(
         started=1,
         advanced=1,
         max_in_flight=1,
+        next_due_at="2026-03-02T10:05:00Z",
     )
     assert await _started(dev_env.client, _run_id(tenant, "every5", "20260302T100000Z")) == (
         RunnerInput(
@@ -412,6 +413,7 @@ async def test_300_triggers_due_in_one_minute_dispatch_in_one_tick_within_the_co
         started=300,
         advanced=300,
         max_in_flight=8,
+        next_due_at="2026-03-02T10:05:00Z",
     )
     for name in branches:
         assert commits(manage_store, name)[0] == ("alice", "add 10 triggers")
@@ -492,7 +494,7 @@ async def test_500_triggers_of_one_project_all_fire_for_their_minute_despite_a_b
         assert nxt.scheduled_for == "2026-03-02T10:01:00Z"
 
 
-async def test_a_dispatched_run_is_visible_as_pending_before_any_worker_takes_it(
+async def test_dispatched_runs_are_visible_as_pending_and_missed_ones_as_missed(
     dev_env: WorkflowEnvironment,
     manage_store: ManageStore,
     session_factory: sessionmaker[Session],
@@ -532,5 +534,52 @@ async def test_a_dispatched_run_is_visible_as_pending_before_any_worker_takes_it
             "pending",
             _run_id(tenant, "every5", "20260302T100000Z"),
             1,
-        )
+        ),
+        (
+            "gone-by",
+            "2026-03-02T08:00:00Z",
+            "scheduled",
+            "missed",
+            _run_id(tenant, "gone-by", "20260302T080000Z"),
+            None,
+        ),
+    ]
+    with session_factory() as session:
+        missed = session.execute(
+            select(Invocation).where(Invocation.status == "missed", Invocation.tenant_id == tenant)
+        ).scalar_one()
+    assert (missed.status_reason, missed.finished_at) == (
+        "missed: more than the misfire grace (3600 s) late when the scheduler reached it at"
+        " 2026-03-02T10:00:00Z",
+        datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+    )
+
+
+async def test_after_a_four_minute_outage_one_run_fires_and_three_are_recorded_missed(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    tenant: str,
+    branch: str,
+) -> None:
+    add_triggers(manage_store, branch, trigger("minutely", cron="* * * * *", next_run_at=AS_OF))
+    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+
+    resumed = await _tick(activities, "2026-03-02T10:03:00Z")
+
+    assert (resumed.started, resumed.skipped_misfire) == (1, 3)
+    with session_factory() as session:
+        rows = session.execute(
+            select(Invocation)
+            .where(Invocation.tenant_id == tenant)
+            .order_by(Invocation.scheduled_for)
+        ).scalars()
+        found = [(to_db(r.scheduled_for), r.status, r.status_reason) for r in rows]
+    coalesced = "missed: coalesced into the run for 2026-03-02T10:03:00Z"
+    assert found == [
+        ("2026-03-02T10:00:00Z", "missed", coalesced),
+        ("2026-03-02T10:01:00Z", "missed", coalesced),
+        ("2026-03-02T10:02:00Z", "missed", coalesced),
+        ("2026-03-02T10:03:00Z", "pending", None),
     ]

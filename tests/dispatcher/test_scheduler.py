@@ -14,9 +14,9 @@ from dispatcher.activities import DispatchActivities
 from dispatcher.models import SchedulerInput, SchedulerOutcome, scheduler_workflow_id
 from dispatcher.workflows import SchedulerWorkflow
 from manage_db.store import ManageStore
-from manage_db.timestamps import to_db
-from runner.contract import RunnerInput
-from runtime_db.scheduler_state import current_state
+from manage_db.timestamps import to_db, to_slot
+from runner.contract import RunnerInput, runner_workflow_id
+from runtime_db.scheduler_state import current_state, register
 from tests.dispatcher.conftest import (
     RunRecorder,
     add_triggers,
@@ -228,3 +228,91 @@ async def test_a_crashed_advance_is_redone_by_the_next_tick(
         if os.environ.get("TIMEKEEPER_RECORD_HISTORIES"):
             HISTORIES.mkdir(exist_ok=True)
             (HISTORIES / f"scheduler_{name}.json").write_text(history.to_json())
+
+
+async def test_a_one_time_trigger_fires_at_its_second_and_cron_keeps_its_minute(
+    time_skipping_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    branch: str,
+    tenant: str,
+) -> None:
+    client = time_skipping_env.client
+    midnight = await _park_before_midnight(time_skipping_env)
+    at27 = midnight + timedelta(seconds=27)
+    add_triggers(
+        manage_store,
+        branch,
+        trigger("every5", next_run_at=to_db(midnight)),
+        trigger("once", run_at=to_db(at27), next_run_at=to_db(at27)),
+    )
+    recorder = RunRecorder()
+    activities = DispatchActivities(manage_store, session_factory, client, task_queue)
+    async with scheduler_worker(client, task_queue, activities, recorder):
+        outcome = await client.execute_workflow(
+            SchedulerWorkflow.run,
+            SchedulerInput(generation=1, deployment_id="d1", stop_after_ticks=3),
+            id=scheduler_workflow_id("d1"),
+            task_queue=task_queue,
+        )
+        once_id = runner_workflow_id(tenant, "p1", "agent-1", "once", to_slot(at27))
+        started = (await client.get_workflow_handle(once_id).describe()).start_time
+
+    # Ticks at 00:00:00 (every5, and "once" known to be due at :27), 00:00:27, 00:01:00.
+    assert outcome == SchedulerOutcome("stopped", ticks=3)
+    assert [(run.trigger_id, run.scheduled_for) for run in recorder.runs] == [
+        ("every5", to_db(midnight)),
+        ("once", to_db(at27)),
+    ]
+    assert started is not None
+    assert at27 <= started < at27 + timedelta(seconds=1)
+    with session_factory() as session:
+        state = current_state(session)
+        assert state is not None
+        assert state.last_tick_at == midnight + timedelta(minutes=1)
+
+
+async def test_a_superseded_scheduler_does_not_dispatch_its_early_wake_up(
+    time_skipping_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    branch: str,
+) -> None:
+    client = time_skipping_env.client
+    midnight = await _park_before_midnight(time_skipping_env)
+    at27 = midnight + timedelta(seconds=27)
+    add_triggers(
+        manage_store,
+        branch,
+        trigger("every5", next_run_at=to_db(midnight)),
+        trigger("once", run_at=to_db(at27), next_run_at=to_db(at27)),
+    )
+
+    def newer_generation_registers(branch_name: str) -> None:
+        with session_factory.begin() as session:
+            register(
+                session,
+                generation=2,
+                deployment_id="d2",
+                workflow_id=scheduler_workflow_id("d2"),
+                run_id="r2",
+                task_queue=task_queue,
+                now=midnight,
+            )
+
+    recorder = RunRecorder()
+    activities = DispatchActivities(
+        manage_store, session_factory, client, task_queue, advance_hook=newer_generation_registers
+    )
+    async with scheduler_worker(client, task_queue, activities, recorder):
+        outcome = await client.execute_workflow(
+            SchedulerWorkflow.run,
+            SchedulerInput(generation=1, deployment_id="d1", stop_after_ticks=3),
+            id=scheduler_workflow_id("d1"),
+            task_queue=task_queue,
+        )
+
+    assert outcome == SchedulerOutcome("superseded", ticks=1)
+    assert [run.trigger_id for run in recorder.runs] == ["every5"]

@@ -15,8 +15,11 @@ from itertools import islice, pairwise
 import pytest
 
 from manage_db.next_run import (
+    BEYOND_GRACE,
+    COALESCED,
     DueDecision,
     InvalidSchedule,
+    Missed,
     Schedule,
     decide_due,
     initial_next_run,
@@ -204,14 +207,14 @@ def test_outage_within_grace_coalesces_to_latest_occurrence() -> None:
         Schedule("*/5 * * * *"), at("2026-05-05T12:00Z"), at("2026-05-05T15:02:30Z"), 4 * 3600
     )
     # 12:00..15:00 is 37 occurrences: 15:00 fires, 36 are coalesced into it.
-    assert decision == DueDecision(at("2026-05-05T15:00Z"), 36, at("2026-05-05T15:05Z"))
+    assert _core(decision) == (at("2026-05-05T15:00Z"), 36, at("2026-05-05T15:05Z"))
 
 
 def test_outage_beyond_grace_fires_nothing_and_moves_on() -> None:
     decision = decide_due(
         Schedule("*/5 * * * *"), at("2026-05-05T12:00Z"), at("2026-05-05T15:02:30Z"), 60
     )
-    assert decision == DueDecision(None, 37, at("2026-05-05T15:05Z"))
+    assert _core(decision) == (None, 37, at("2026-05-05T15:05Z"))
 
 
 @pytest.mark.timeout(10)  # loose guard: counting a year of minutes one by one takes ~40 s
@@ -219,14 +222,14 @@ def test_year_long_outage_of_minutely_trigger() -> None:
     decision = decide_due(
         Schedule("* * * * *"), at("2025-01-01T00:00Z"), at("2026-01-01T00:00:30Z"), 3600
     )
-    assert decision == DueDecision(at("2026-01-01T00:00Z"), 525_600, at("2026-01-01T00:01Z"))
+    assert _core(decision) == (at("2026-01-01T00:00Z"), 525_600, at("2026-01-01T00:01Z"))
 
 
 def test_long_outage_of_sparse_trigger_with_grace_before_last_occurrence() -> None:
     decision = decide_due(
         Schedule("0 0 1 1 *"), at("2000-01-01T00:00Z"), at("2026-01-01T00:00:30Z"), 10
     )
-    assert decision == DueDecision(None, 27, at("2027-01-01T00:00Z"))
+    assert _core(decision) == (None, 27, at("2027-01-01T00:00Z"))
 
 
 def test_long_outage_fires_last_occurrence_within_grace_far_before_as_of() -> None:
@@ -234,14 +237,34 @@ def test_long_outage_fires_last_occurrence_within_grace_far_before_as_of() -> No
     decision = decide_due(
         Schedule("0 0 * * 1"), at("2020-01-06T00:00Z"), at("2026-03-20T00:00Z"), 10 * 86400
     )
-    assert decision == DueDecision(at("2026-03-16T00:00Z"), 323, at("2026-03-23T00:00Z"))
+    assert _core(decision) == (at("2026-03-16T00:00Z"), 323, at("2026-03-23T00:00Z"))
 
 
 def test_outage_across_fall_back_counts_both_copies_of_the_hour() -> None:
     decision = decide_due(
         Schedule("0 * * * *", NEW_YORK), at("2026-11-01T04:00Z"), at("2026-11-01T07:00:05Z"), 3600
     )
-    assert decision == DueDecision(at("2026-11-01T07:00Z"), 3, at("2026-11-01T08:00Z"))
+    assert _core(decision) == (at("2026-11-01T07:00Z"), 3, at("2026-11-01T08:00Z"))
+
+
+def _core(decision: DueDecision) -> tuple[datetime | None, int, datetime | None]:
+    return decision.fire_at, decision.missed, decision.next_run_at
+
+
+def test_every_occurrence_not_fired_is_listed_with_its_reason() -> None:
+    decision = decide_due(
+        Schedule("*/5 * * * *"), at("2026-05-05T12:00Z"), at("2026-05-05T12:16Z"), 600
+    )
+    assert decision == DueDecision(
+        at("2026-05-05T12:15Z"),
+        3,
+        at("2026-05-05T12:20Z"),
+        (
+            Missed(at("2026-05-05T12:00Z"), BEYOND_GRACE),
+            Missed(at("2026-05-05T12:05Z"), BEYOND_GRACE),
+            Missed(at("2026-05-05T12:10Z"), COALESCED),
+        ),
+    )
 
 
 def test_one_time_trigger_fires_within_grace_only() -> None:
@@ -251,7 +274,7 @@ def test_one_time_trigger_fires_within_grace_only() -> None:
         run_at, 0, None
     )
     assert decide_due(schedule, run_at, at("2026-05-05T12:01:01Z"), 60) == DueDecision(
-        None, 1, None
+        None, 1, None, (Missed(run_at, BEYOND_GRACE),)
     )
 
 
