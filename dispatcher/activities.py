@@ -60,6 +60,14 @@ from runtime_db.schedules import (
     forget_project,
     synced_heads,
 )
+from telemetry.metrics import (
+    DISPATCH_DEFERRED,
+    DISPATCH_MISSED,
+    DISPATCH_STARTED,
+    INVOCATIONS,
+    SCHEDULER_LAST_TICK,
+    SCHEDULER_TICKS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +164,12 @@ class DispatchActivities:
         finally:
             alive.cancel()
         counters.next_due_at = await asyncio.to_thread(self._next_due)
+        _observe_tick(as_of, counters)
         counters.duration_ms = round((time.monotonic() - clock) * 1000)
         await asyncio.to_thread(self._record, input.generation, as_of, counters)
-        log.info(json.dumps({"event": "scheduler.tick", **counters.as_dict()}))
+        # An idle tick is news to nobody; one that did something is.
+        level = logging.INFO if counters.due or counters.branches_synced else logging.DEBUG
+        log.log(level, json.dumps({"event": "scheduler.tick", **counters.as_dict()}))
         return counters
 
     async def _dispatch_due(self, as_of: datetime, counters: TickCounters, clock: float) -> None:
@@ -334,6 +345,15 @@ class _Gate:
     async def __aexit__(self, *exc: object) -> None:
         self._in_flight -= 1
         self._semaphore.release()
+
+
+def _observe_tick(as_of: datetime, counters: TickCounters) -> None:
+    SCHEDULER_TICKS.inc()
+    SCHEDULER_LAST_TICK.set(as_of.timestamp())
+    DISPATCH_STARTED.inc(counters.started)
+    DISPATCH_DEFERRED.inc(counters.deferred)
+    DISPATCH_MISSED.inc(counters.skipped_misfire)
+    INVOCATIONS.labels(status="missed").inc(counters.skipped_misfire)
 
 
 async def _keep_alive(counters: TickCounters) -> None:

@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 from manage_api.agents import agent_routes
 from manage_api.bulk import bulk_routes
 from manage_api.health import health_routes
+from manage_api.metrics import metrics_routes
 from manage_api.openapi import openapi_routes
 from manage_api.projects import project_routes
 from manage_api.runs import runs_routes
@@ -18,6 +19,7 @@ from service.context import ServiceContext
 def api_routes(ctx: ServiceContext) -> list[BaseRoute]:
     return [
         *health_routes(ctx),
+        *metrics_routes(ctx),
         *scheduler_routes(ctx),
         *openapi_routes(),
         *project_routes(ctx),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,12 +56,17 @@ from runtime_db.invocations import (
     attempt_blocker,
     create_invocation,
     finish,
+    finish_if_open,
+    get_invocation,
     lock_trigger,
     mark_running,
     record_attempt,
     running_invocation,
 )
 from runtime_db.models import Invocation, InvocationAttempt
+from telemetry.metrics import DELIVERY_ATTEMPTS, DELIVERY_SECONDS, FIRE_LAG, INVOCATIONS
+
+log = logging.getLogger(__name__)
 
 
 def invocation_key(run: RunnerInput) -> InvocationKey:
@@ -139,6 +145,7 @@ class RunnerActivities:
                     session, row.id, status=decision.status, reason=decision.reason, now=input.now
                 )
                 assert closed is not None
+                _ended(closed)
                 return Plan(str(row.id), closed.status, closed.status_reason)
             settings = decision.trigger
             worst_case = worst_case_seconds(
@@ -172,6 +179,7 @@ class RunnerActivities:
         await asyncio.to_thread(
             self._record, _attempt_row(invocation_id, input, started_at, result)
         )
+        _observe_attempt(input, started_at, result)
         return AttemptOutcome(
             ok=result.ok,
             retryable=result.retryable,
@@ -200,18 +208,18 @@ class RunnerActivities:
 
     @activity.defn(name="runner.finish_invocation")
     def finish_invocation(self, input: FinishInput) -> Finished:
+        invocation_id = uuid.UUID(input.invocation_id)
         with self._sessions.begin() as session:
-            row = finish(
-                session,
-                uuid.UUID(input.invocation_id),
-                status=input.status,
-                reason=input.reason,
-                now=input.now,
+            closed = finish_if_open(
+                session, invocation_id, status=input.status, reason=input.reason, now=input.now
             )
+            row = get_invocation(session, invocation_id)
             if row is None:
                 raise ApplicationError(
                     f"invocation {input.invocation_id} is gone", non_retryable=True
                 )
+            if closed:
+                _ended(row)
             return Finished(row.status, row.status_reason)
 
     def _definitions(self, run: RunnerInput) -> tuple[TriggerRow | None, AgentRow | None]:
@@ -334,6 +342,47 @@ def _delivery(run: RunnerInput, go: _Go, row: Invocation) -> Delivery:
 def _delivery_request(input: DeliverInput) -> DeliveryRequest:
     fields = {f.name: getattr(input.delivery, f.name) for f in dataclasses.fields(Delivery)}
     return DeliveryRequest(**fields, attempt=input.attempt)
+
+
+def _observe_attempt(input: DeliverInput, started_at: datetime, result: DeliveryResult) -> None:
+    """Metrics of one attempt, and the log line a failed one owes the operator."""
+    DELIVERY_ATTEMPTS.labels(outcome="succeeded" if result.ok else result.error_class).inc()
+    DELIVERY_SECONDS.observe(result.duration_ms / 1000)
+    delivery = input.delivery
+    if input.attempt == delivery.first_attempt == 1:
+        nominal = from_db(delivery.scheduled_for)
+        if nominal is not None:
+            FIRE_LAG.observe(max((started_at - nominal).total_seconds(), 0.0))
+    if not result.ok:
+        log.warning(
+            "delivery attempt failed: tenant=%s project=%s agent=%s trigger=%s invocation=%s"
+            " attempt=%d error=%s: %s",
+            delivery.tenant_id,
+            delivery.project_id,
+            delivery.agent_id,
+            delivery.trigger_id,
+            delivery.invocation_id,
+            input.attempt,
+            result.error_class,
+            result.error_message,
+        )
+
+
+def _ended(row: Invocation) -> None:
+    """An invocation this process just closed: counted, and a final failure logged."""
+    INVOCATIONS.labels(status=row.status).inc()
+    if row.status == "failed":
+        log.error(
+            "invocation failed: tenant=%s project=%s agent=%s trigger=%s invocation=%s"
+            " attempts=%d reason=%s",
+            row.tenant_id,
+            row.project_id,
+            row.agent_id,
+            row.trigger_id,
+            row.id,
+            row.attempt_count,
+            row.status_reason,
+        )
 
 
 def _refused_attempt(

@@ -14,6 +14,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from importlib import metadata
 
 import timekeeper  # noqa: F401  (doltlite bootstrap first)
 from timekeeper.settings import Settings, load_settings
@@ -154,8 +155,16 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(main())
 
 
+def _version() -> str:
+    try:
+        return metadata.version("timekeeper")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="timekeeper", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"timekeeper {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("dev", help="start the embedded stack: postgres, temporal, worker and API")
     sub.add_parser("api", help="serve the HTTP API against configured stores")

@@ -28,6 +28,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# The Temporal UI's usual port, so a bookmark keeps working across restarts of the dev stack.
+DEFAULT_UI_PORT = 8233
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _stable_ui_port() -> int:
+    if _port_is_free(DEFAULT_UI_PORT):
+        return DEFAULT_UI_PORT
+    port = free_port()
+    log.warning("port %d is taken; the Temporal UI is on port %d instead", DEFAULT_UI_PORT, port)
+    return port
+
+
 def find_binary(name: str) -> str:
     """A console binary installed beside this interpreter (venv bin) or on PATH."""
     candidates = [Path(sysconfig.get_path("scripts")) / name, Path(sys.executable).parent / name]
@@ -109,7 +130,7 @@ class EmbeddedTemporal:
 
     def start(self, timeout: float = 60.0) -> str:
         self.port = self.port or free_port()
-        self.ui_port = self.ui_port or free_port()
+        self.ui_port = self.ui_port or _stable_ui_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log_file = (self.data_dir / "temporal.log").open("ab")
         self.process = subprocess.Popen(

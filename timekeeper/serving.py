@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import httpx
 import uvicorn
+from prometheus_client import start_http_server
 from temporalio.client import Client
 
 from audit.run import AuditContext
@@ -19,6 +20,7 @@ from deploy_hooks.routes import DeployContext
 from dispatcher.control import ensure_scheduler
 from dispatcher.maintenance import CompactionPolicy, StoreMaintenance
 from service.context import ServiceContext
+from telemetry.metrics import REGISTRY
 from timekeeper.app import create_app
 from timekeeper.settings import Settings, task_queue_for
 from timekeeper.wiring import Stores, connect_temporal
@@ -82,6 +84,8 @@ async def serve(
             if run_worker:
                 deps = WorkerDeps(settings, client, stores.session_factory, stores.manage, http)
                 worker = build_worker(deps, executor)
+                if settings.metrics_port is not None:
+                    start_http_server(settings.metrics_port, settings.api_host, registry=REGISTRY)
                 tasks.append(asyncio.create_task(worker.run()))
                 tasks.append(asyncio.create_task(_maintenance(settings, stores).run(stop)))
                 try:

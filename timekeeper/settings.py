@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     dispatch_max_per_branch: int = Field(100, ge=1)
     dispatch_concurrency: int = Field(50, ge=1)
     log_level: str = "INFO"
+    metrics_port: int | None = Field(None, description="Worker's /metrics port (unset: none).")
     max_message_bytes: int = Field(256 * 1024, ge=1024, description="Largest rendered message.")
     compact_growth_factor: float = Field(2.0, ge=1.0, description="Compact at this many times")
     compact_min_growth_bytes: int = Field(16 << 20, ge=0, description="...and this much growth.")

@@ -1,0 +1,1 @@
+"""Metrics every part of Timekeeper records into; it imports none of Timekeeper's packages."""
