@@ -12,7 +12,6 @@ the wall clock.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sqlite3
 import time
@@ -169,7 +168,7 @@ class DispatchActivities:
         await asyncio.to_thread(self._record, input.generation, as_of, counters)
         # An idle tick is news to nobody; one that did something is.
         level = logging.INFO if counters.due or counters.branches_synced else logging.DEBUG
-        log.log(level, json.dumps({"event": "scheduler.tick", **counters.as_dict()}))
+        log.log(level, "scheduler tick", extra={"fields": counters.as_dict()})
         return counters
 
     async def _dispatch_due(self, as_of: datetime, counters: TickCounters, clock: float) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
@@ -12,6 +13,8 @@ from starlette.responses import JSONResponse, Response
 
 from manage_api.models import Health
 from manage_api.routing import Operation, RouteList
+from manage_db.timestamps import to_db
+from runtime_db.scheduler_state import current_state
 from service.context import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -32,8 +35,13 @@ def health_routes(ctx: ServiceContext) -> RouteList:
             _check("temporal", _check_temporal(ctx)),
         )
         stores = dict(results)
-        healthy = all(state == "ok" for state in stores.values())
-        body = {"status": "ok" if healthy else "unavailable", "stores": stores}
+        stalled = None
+        if stores["runtime_db"] == "ok":
+            stalled = await run_in_threadpool(_scheduler_stalled, ctx)
+        healthy = all(state == "ok" for state in stores.values()) and stalled is None
+        body: dict[str, object] = {"status": "ok" if healthy else "unavailable", "stores": stores}
+        if stalled is not None:
+            body["reason"] = stalled
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     return routes
@@ -59,7 +67,24 @@ def _check_manage(ctx: ServiceContext) -> None:
 
 
 async def _check_temporal(ctx: ServiceContext) -> None:
+    """An RPC that reads Temporal's persistence, not only its port: a server whose database is
+    locked or gone answers a health check but not this."""
     if ctx.temporal is None:
         raise RuntimeError("no Temporal client configured")
-    if not await ctx.temporal.service_client.check_health():
-        raise RuntimeError("Temporal reports unhealthy")
+    await ctx.temporal.count_workflows(rpc_timeout=timedelta(seconds=_TIMEOUT_SECONDS))
+
+
+def _scheduler_stalled(ctx: ServiceContext) -> str | None:
+    """Why the registered scheduler looks stalled (no tick for 3 tick periods), or None."""
+    with ctx.session_factory() as session:
+        state = current_state(session)
+    if state is None:
+        return None
+    last = state.last_tick_at or state.registered_at
+    silence = ctx.now() - last
+    if silence <= timedelta(seconds=3 * ctx.tick_seconds):
+        return None
+    return (
+        f"the scheduler (generation {state.generation}) has not ticked since {to_db(last)}:"
+        f" {int(silence.total_seconds())} s, more than 3 ticks of {ctx.tick_seconds} s"
+    )

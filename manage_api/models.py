@@ -186,6 +186,11 @@ class Health(BaseModel):
     stores: dict[str, Literal["ok", "unavailable"]] = Field(
         description="runtime_db, manage_db and temporal."
     )
+    reason: str | None = Field(
+        default=None,
+        description="Set when the stores answer but the registered scheduler has not ticked"
+        " for 3 tick periods.",
+    )
 
 
 class OpenApiDocument(BaseModel):

@@ -79,7 +79,7 @@ def _operation(route: ApiRoute, refs: Mapping[Any, Any]) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": HTTPStatus(op.status).phrase}
     if op.response is not None:
         ok["content"] = {op.media_type: {"schema": refs[(op.response, "serialization")]}}
-    elif op.media_type == "text/html":
+    elif op.media_type.startswith("text/"):
         ok["content"] = {op.media_type: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(op.status): ok}
     codes = set(op.errors)

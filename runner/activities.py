@@ -354,35 +354,32 @@ def _observe_attempt(input: DeliverInput, started_at: datetime, result: Delivery
         if nominal is not None:
             FIRE_LAG.observe(max((started_at - nominal).total_seconds(), 0.0))
     if not result.ok:
-        log.warning(
-            "delivery attempt failed: tenant=%s project=%s agent=%s trigger=%s invocation=%s"
-            " attempt=%d error=%s: %s",
-            delivery.tenant_id,
-            delivery.project_id,
-            delivery.agent_id,
-            delivery.trigger_id,
-            delivery.invocation_id,
-            input.attempt,
-            result.error_class,
-            result.error_message,
-        )
+        fields = {
+            "tenant": delivery.tenant_id,
+            "project": delivery.project_id,
+            "agent": delivery.agent_id,
+            "trigger": delivery.trigger_id,
+            "invocation": delivery.invocation_id,
+            "attempt": input.attempt,
+            "error": f"{result.error_class}: {result.error_message}",
+        }
+        log.warning("delivery attempt failed", extra={"fields": fields})
 
 
 def _ended(row: Invocation) -> None:
     """An invocation this process just closed: counted, and a final failure logged."""
     INVOCATIONS.labels(status=row.status).inc()
     if row.status == "failed":
-        log.error(
-            "invocation failed: tenant=%s project=%s agent=%s trigger=%s invocation=%s"
-            " attempts=%d reason=%s",
-            row.tenant_id,
-            row.project_id,
-            row.agent_id,
-            row.trigger_id,
-            row.id,
-            row.attempt_count,
-            row.status_reason,
-        )
+        fields = {
+            "tenant": row.tenant_id,
+            "project": row.project_id,
+            "agent": row.agent_id,
+            "trigger": row.trigger_id,
+            "invocation": str(row.id),
+            "attempts": row.attempt_count,
+            "reason": row.status_reason,
+        }
+        log.error("invocation failed", extra={"fields": fields})
 
 
 def _refused_attempt(

@@ -22,3 +22,4 @@ class ServiceContext:
     task_queue: str
     now: Callable[[], datetime] = field(default=utc_now)
     max_message_bytes: int = MAX_MESSAGE_BYTES
+    tick_seconds: int = 60

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 import warnings
@@ -17,6 +16,7 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 
 import timekeeper  # noqa: F401  (doltlite bootstrap first)
+from telemetry.logs import configure_logging
 from timekeeper.settings import Settings, load_settings
 from timekeeper.wiring import StackUnavailable, migrate_all, open_stores, resolve_temporal_address
 
@@ -209,10 +209,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     args = build_parser().parse_args(argv)
     settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call at INFO
+    log_format = settings.log_format or ("text" if args.command == "dev" else "json")
+    configure_logging(settings.log_level, log_format)
     try:
         return _COMMANDS[args.command](args, settings)
     except StackUnavailable as exc:

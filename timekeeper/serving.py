@@ -105,6 +105,7 @@ async def serve(
                     temporal=client,
                     task_queue=settings.effective_task_queue,
                     max_message_bytes=settings.max_message_bytes,
+                    tick_seconds=settings.tick_seconds,
                 )
                 deploy = DeployContext(
                     session_factory=stores.session_factory,
@@ -120,6 +121,7 @@ async def serve(
                     host=settings.api_host,
                     port=settings.api_port,
                     log_level=settings.log_level.lower(),
+                    log_config=None,  # the process's own logging configuration, one format
                     lifespan="off",
                 )
                 server = _Server(config)

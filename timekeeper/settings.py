@@ -7,7 +7,7 @@ commands each get the configuration they were given.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     dispatch_max_per_branch: int = Field(100, ge=1)
     dispatch_concurrency: int = Field(50, ge=1)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] | None = Field(
+        None, description="Log lines as text or JSON objects; unset: text for dev, else JSON."
+    )
     metrics_port: int | None = Field(None, description="Worker's /metrics port (unset: none).")
     max_message_bytes: int = Field(256 * 1024, ge=1024, description="Largest rendered message.")
     compact_growth_factor: float = Field(2.0, ge=1.0, description="Compact at this many times")

@@ -6,7 +6,6 @@ test reads back exactly which runs exist and with what input.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from manage_db.triggers import replace_trigger
 from runner.contract import RunnerInput, runner_workflow_id
 from runtime_db.models import Invocation
 from runtime_db.scheduler_state import current_state, register
+from telemetry.logs import fields_of
 from tests.dispatcher.conftest import (
     add_triggers,
     commits,
@@ -132,9 +132,9 @@ async def test_a_due_trigger_is_started_then_advanced_without_a_dolt_commit(
         assert state is not None
         assert state.last_tick_at == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
         assert state.last_tick == counters.as_dict()
-    lines = [r.getMessage() for r in caplog.records if r.name == "dispatcher.activities"]
-    assert [json.loads(line) for line in lines] == [
-        {"event": "scheduler.tick", **counters.as_dict()}
+    records = [r for r in caplog.records if r.name == "dispatcher.activities"]
+    assert [(r.levelname, r.getMessage(), fields_of(r)) for r in records] == [
+        ("INFO", "scheduler tick", counters.as_dict())
     ]
 
 

@@ -3,6 +3,7 @@ the failed attempt and the final failure each log one line naming every id."""
 
 from __future__ import annotations
 
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,6 +16,7 @@ from examples.echo_agent import create_app as create_echo_agent
 from manage_db.store import ManageStore
 from runtime_db.api_keys import create_key
 from service.context import ServiceContext
+from telemetry.logs import JsonFormatter, TextFormatter, fields_of
 from telemetry.metrics import REGISTRY
 from tests.runner.conftest import serve
 from timekeeper.app import create_app
@@ -128,16 +130,29 @@ async def test_metrics_count_one_fired_and_one_failed_run(
     assert "timekeeper_manage_store_bytes " in scraped.text
     assert "tenant_id" not in scraped.text and "trigger_id" not in scraped.text
     broken = runs["broken"].rsplit("/", 1)[-1]
-    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    ids = {"tenant": "acme", "project": "web", "agent": "broken", "trigger": "broken-daily"}
+    lines = [(r.levelname, r.getMessage(), fields_of(r)) for r in caplog.records]
     assert lines == [
         (
             "WARNING",
-            f"delivery attempt failed: tenant=acme project=web agent=broken trigger=broken-daily"
-            f" invocation={broken} attempt=1 error=http_4xx: HTTP 404 Not Found",
+            "delivery attempt failed",
+            {**ids, "invocation": broken, "attempt": 1, "error": "http_4xx: HTTP 404 Not Found"},
         ),
         (
             "ERROR",
-            f"invocation failed: tenant=acme project=web agent=broken trigger=broken-daily"
-            f" invocation={broken} attempts=1 reason=http_4xx: HTTP 404 Not Found",
+            "invocation failed",
+            {**ids, "invocation": broken, "attempts": 1, "reason": "http_4xx: HTTP 404 Not Found"},
         ),
     ]
+    text = TextFormatter().format(caplog.records[0])
+    assert text.endswith(
+        "WARNING runner.activities: delivery attempt failed tenant=acme project=web agent=broken"
+        f" trigger=broken-daily invocation={broken} attempt=1 error=http_4xx: HTTP 404 Not Found"
+    )
+    entry = json.loads(JsonFormatter().format(caplog.records[1]))
+    assert {k: entry[k] for k in ("level", "message", "invocation", "reason")} == {
+        "level": "ERROR",
+        "message": "invocation failed",
+        "invocation": broken,
+        "reason": "http_4xx: HTTP 404 Not Found",
+    }
