@@ -6,10 +6,17 @@ import asyncio
 import logging
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from runtime_db.api_keys import ensure_key
-from timekeeper.embedded import EmbeddedPostgres, EmbeddedTemporal, write_stack_file
+from timekeeper.embedded import (
+    DataDirBusy,
+    DataDirLock,
+    EmbeddedPostgres,
+    EmbeddedTemporal,
+    write_stack_file,
+)
 from timekeeper.serving import install_stop_handlers, serve
 from timekeeper.settings import Settings
 from timekeeper.wiring import Stores, migrate_all, open_stores
@@ -34,10 +41,28 @@ def _dev_admin_key(settings: Settings, stores: Stores) -> str:
 
 
 async def run_dev(settings: Settings) -> int:
+    """The embedded stack for one data dir, owned by this process while it runs: a PostgreSQL
+    or Temporal server a killed run left behind is taken over (PostgreSQL) or stopped and
+    started afresh (Temporal), and everything stops with this process."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = DataDirLock(settings.data_dir)
+    try:
+        lock.acquire()
+    except DataDirBusy as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    try:
+        return await _run_owned(settings)
+    finally:
+        lock.release()
+
+
+async def _run_owned(settings: Settings) -> int:
     stop = asyncio.Event()
     install_stop_handlers(stop)
-    postgres = EmbeddedPostgres(settings.postgres_dir)
+    # Holding the data dir's lock, any PostgreSQL serving it was left by a killed run: adopt
+    # it, and stop it with everything else.
+    postgres = EmbeddedPostgres(settings.postgres_dir, owns_attached=True)
     temporal = EmbeddedTemporal(
         settings.data_dir / "temporal",
         port=settings.temporal_port,
@@ -57,6 +82,7 @@ async def run_dev(settings: Settings) -> int:
             settings.stack_file,
             temporal_address=temporal_address,
             temporal_ui=temporal.ui_url if temporal.process else "",
+            temporal_pid=temporal.process.pid if temporal.process else 0,
             api_url=api_url,
         )
         ready = asyncio.Event()

@@ -6,6 +6,7 @@ starting another, so `timekeeper migrate` or `keys` work beside a running `timek
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -18,6 +19,9 @@ import sysconfig
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
+
+import psutil
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,9 @@ class EmbeddedPostgres:
     """Start (or attach to) pgserver in `pgdata`; `stop()` only stops what this object started."""
 
     pgdata: Path
+    # Whether a server found already running is this object's to stop (the dev stack, holding
+    # the data dir's lock, takes over one a killed run left; other commands only borrow it).
+    owns_attached: bool = False
     uri: str = ""
     started: bool = False
 
@@ -85,6 +92,11 @@ class EmbeddedPostgres:
         attached = running_postgres_uri(self.pgdata.resolve())
         if attached is not None:
             self.uri = attached
+            if self.owns_attached:
+                log.warning(
+                    "taking over the PostgreSQL an earlier run left serving %s", self.pgdata
+                )
+                self.started = True
             return attached
         from pgserver.postgres_server import get_server
 
@@ -128,10 +140,43 @@ class EmbeddedTemporal:
     def ui_url(self) -> str:
         return f"http://127.0.0.1:{self.ui_port}"
 
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "temporal.pid"
+
+    @property
+    def db_file(self) -> Path:
+        return self.data_dir / "temporal.db"
+
+    def stop_leftover(self) -> int:
+        """Stop a dev server a killed run left serving this data dir's database (found by its
+        pid file, and by the database file on its command line): never two on one file.
+        Returns how many were stopped."""
+        suspects = {proc.pid: proc for proc in _processes_with_argument(str(self.db_file))}
+        try:
+            recorded = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            recorded = None
+        if recorded is not None and recorded not in suspects:
+            try:
+                proc = psutil.Process(recorded)
+                if str(self.db_file) in " ".join(proc.cmdline()):
+                    suspects[recorded] = proc
+            except psutil.Error:
+                pass
+        for proc in suspects.values():
+            log.warning(
+                "stopping a Temporal dev server left over by an earlier run (pid %d)", proc.pid
+            )
+            _terminate(proc)
+        self.pid_file.unlink(missing_ok=True)
+        return len(suspects)
+
     def start(self, timeout: float = 60.0) -> str:
         self.port = self.port or free_port()
         self.ui_port = self.ui_port or _stable_ui_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.stop_leftover()
         log_file = (self.data_dir / "temporal.log").open("ab")
         self.process = subprocess.Popen(
             [
@@ -145,7 +190,7 @@ class EmbeddedTemporal:
                 "--ui-port",
                 str(self.ui_port),
                 "--db-filename",
-                str(self.data_dir / "temporal.db"),
+                str(self.db_file),
                 "--log-level",
                 "warn",
             ],
@@ -154,6 +199,7 @@ class EmbeddedTemporal:
             start_new_session=True,
         )
         log_file.close()
+        self.pid_file.write_text(str(self.process.pid))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -175,6 +221,63 @@ class EmbeddedTemporal:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=5)
+        self.pid_file.unlink(missing_ok=True)
+
+
+def _processes_with_argument(argument: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        if argument in (proc.info["cmdline"] or []) and proc.pid != os.getpid():
+            found.append(proc)
+    return found
+
+
+def _terminate(proc: psutil.Process) -> None:
+    try:
+        proc.terminate()
+        proc.wait(timeout=15)
+    except psutil.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+    except psutil.NoSuchProcess:
+        pass
+
+
+class DataDirBusy(RuntimeError):
+    """Another live `timekeeper dev` owns the data dir."""
+
+
+class DataDirLock:
+    """An exclusive lock on the data dir for as long as this `timekeeper dev` runs. The kernel
+    drops it when the process dies, however it dies, so a killed run never blocks the next."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / "dev.lock"
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            handle.close()
+            raise DataDirBusy(
+                f"another `timekeeper dev` (pid {owner}) is running on {self.path.parent};"
+                " stop it first, or set TIMEKEEPER_DATA_DIR to another directory"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def write_stack_file(path: Path, **addresses: str | int) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+from examples.echo_agent import create_app as create_echo_agent
+from tests.runner.conftest import serve
 from timekeeper.embedded import free_port
 
 
@@ -83,4 +85,94 @@ def test_dev_serves_health_then_stops_everything_and_keeps_data(tmp_path: Path) 
     assert second.returncode == 0, output
     assert f"Admin API key:    {admin_key}" in output
     assert (data_dir / "manage.db").stat().st_size >= manage_size
+    assert _processes_using(data_dir) == []
+
+
+def _servers(data_dir: Path) -> list[str]:
+    """The servers serving this data dir: its PostgreSQL postmaster and Temporal dev server."""
+    kinds = []
+    for line in _processes_using(data_dir):
+        if "temporal server start-dev" in line:
+            kinds.append("temporal")
+        elif "postgres" in line:
+            kinds.append("postgres")
+    return sorted(kinds)
+
+
+def _a_run_completes(port: int, admin_key: str, agent_url: str) -> str:
+    api = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}",
+        headers={"Authorization": f"Bearer {admin_key}"},
+        timeout=10,
+    )
+    project = "/v1/tenants/acme/projects/web"
+    api.post("/v1/tenants/acme/projects", json={"id": "web", "name": "Web"})
+    api.put(
+        f"{project}/agents/echo",
+        json={"name": "Echo", "endpoint": {"url": f"{agent_url}/webhook", "protocol": "webhook"}},
+    )
+    trigger = f"{project}/agents/echo/triggers/daily"
+    api.post(
+        f"{project}/agents/echo/triggers",
+        json={
+            "id": "daily",
+            "name": "Daily",
+            "cron_expression": "0 9 * * *",
+            "message_template": "hi",
+        },
+    )
+    started = api.post(f"{trigger}/run")
+    assert started.status_code == 202, started.text
+    invocation = f"{trigger}/invocations/{started.json()['invocation_id']}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = str(api.get(invocation).json()["status"])
+        if status not in ("pending", "running"):
+            return status
+        time.sleep(0.25)
+    raise AssertionError("the run did not end within 30 s")
+
+
+def test_after_a_hard_kill_the_next_run_takes_over_one_of_each_and_stops_them(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "tk"
+    port = free_port()
+    first = _start(data_dir, port)
+    _wait_healthy(first, port)
+    first.kill()  # SIGKILL: no cleanup at all
+    first.communicate(timeout=30)
+    assert _servers(data_dir) == ["postgres", "temporal"]  # the orphans a hard kill leaves
+
+    second = _start(data_dir, port)
+    try:
+        _wait_healthy(second, port)
+        servers = _servers(data_dir)
+        admin_key = (data_dir / "admin-key").read_text().strip()
+        with serve(create_echo_agent()) as agent_url:
+            status = _a_run_completes(port, admin_key, agent_url)
+    finally:
+        second.send_signal(signal.SIGINT)
+        output, _ = second.communicate(timeout=60)
+    assert servers == ["postgres", "temporal"], output
+    assert status == "completed"
+    assert second.returncode == 0, output
+    assert _processes_using(data_dir) == []
+
+
+def test_a_second_dev_on_a_data_dir_in_use_is_refused_with_the_owner(tmp_path: Path) -> None:
+    data_dir = tmp_path / "tk"
+    port = free_port()
+    first = _start(data_dir, port)
+    try:
+        _wait_healthy(first, port)
+        second = _start(data_dir, free_port())
+        output, _ = second.communicate(timeout=60)
+    finally:
+        _stop(first)
+    assert second.returncode == 1
+    assert (
+        f"error: another `timekeeper dev` (pid {first.pid}) is running on {data_dir}; stop it"
+        " first, or set TIMEKEEPER_DATA_DIR to another directory" in output
+    )
     assert _processes_using(data_dir) == []
