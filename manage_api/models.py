@@ -62,6 +62,10 @@ class Trigger(TriggerFields):
     version: int = Field(description="Server-managed: +1 on every change; the ETag.")
     created_at: Timestamp
     updated_at: Timestamp
+    schedule_description: str = Field(
+        description="The schedule in plain English, in its timezone: `At 09:00, Monday through"
+        " Friday (Europe/Berlin)`, `Every 5 minutes`, `Once, at 2027-01-01 09:00 (Europe/Paris)`."
+    )
 
 
 # What a client may not set on a trigger: what an answer shows beyond what a create takes.

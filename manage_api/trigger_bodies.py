@@ -8,13 +8,27 @@ from starlette.responses import JSONResponse
 
 from manage_api.models import Trigger
 from manage_api.problems import etag
+from manage_db.describe import describe_schedule
+from manage_db.timestamps import from_db
 from manage_db.triggers import TriggerRow
 from service.scope import Scope
 
 
 def trigger_body(row: TriggerRow) -> Trigger:
-    fields: dict[str, Any] = {name: getattr(row, name) for name in Trigger.model_fields}
-    return Trigger.model_construct(**{**fields, "payload": row.payload_dict})
+    fields: dict[str, Any] = {
+        name: getattr(row, name) for name in Trigger.model_fields if hasattr(row, name)
+    }
+    return Trigger.model_construct(
+        **{**fields, "payload": row.payload_dict, "schedule_description": _description(row)}
+    )
+
+
+def _description(row: TriggerRow) -> str:
+    """A stored definition the rules no longer accept still gets words: its raw schedule."""
+    try:
+        return describe_schedule(row.cron_expression, row.cron_timezone, from_db(row.run_at))
+    except (ValueError, LookupError):
+        return f"{row.cron_expression or row.run_at} ({row.cron_timezone})"
 
 
 def trigger_location(scope: Scope, row: TriggerRow) -> str:

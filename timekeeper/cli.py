@@ -17,6 +17,8 @@ from importlib import metadata
 
 import timekeeper  # noqa: F401  (doltlite bootstrap first)
 from telemetry.logs import configure_logging
+from timekeeper.client.commands import RESOURCES, run_client
+from timekeeper.client.commands import register as register_client_commands
 from timekeeper.settings import Settings, load_settings
 from timekeeper.wiring import StackUnavailable, migrate_all, open_stores, resolve_temporal_address
 
@@ -184,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     restart.add_argument("--deployment-id", required=True, help="the deployment just rolled out")
     restart.add_argument("--attempts", type=int, default=5, help="tries before giving up")
     restart.add_argument("--backoff", type=float, default=2.0, help="first retry delay, seconds")
+    register_client_commands(sub)
     audit = sub.add_parser(
         "audit", help="check the stores and the scheduler agree; exit 0 healthy, 1 found, 2 failed"
     )
@@ -208,6 +211,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     # and falls back to /tmp, which is fine for its lock file.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     args = build_parser().parse_args(argv)
+    if args.command in RESOURCES:
+        return run_client(args)
     settings = load_settings()
     log_format = settings.log_format or ("text" if args.command == "dev" else "json")
     configure_logging(settings.log_level, log_format)

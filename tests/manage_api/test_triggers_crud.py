@@ -34,6 +34,7 @@ def _expected(**overrides: object) -> dict[str, object]:
         "version": 1,
         "created_at": "2026-03-02T12:00:30Z",
         "updated_at": "2026-03-02T12:00:30Z",
+        "schedule_description": "At 02:30 (Europe/Berlin)",
         **overrides,
     }
 

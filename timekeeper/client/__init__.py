@@ -1,0 +1,1 @@
+"""The `timekeeper` CLI's client commands: every user operation over the HTTP API."""
