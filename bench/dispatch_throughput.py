@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
-import os
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-from seeding import bench_trigger  # imports manage_db first, which bootstraps doltlite
+from seeding import (  # imports manage_db first, which bootstraps doltlite
+    bench_trigger,
+    run_and_print,
+)
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
@@ -140,13 +139,7 @@ def main() -> None:
     parser.add_argument("--triggers", type=int, default=1000, help="triggers due in the tick (K)")
     parser.add_argument("--branches", type=int, default=10, help="project branches holding them")
     parser.add_argument("--concurrency", type=int, default=50, help="starts in flight (default)")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="tkb", dir="/tmp") as tmp:  # short pg socket path
-        result = asyncio.run(run(args, Path(tmp)))
-    print(json.dumps(result, indent=2))
-    sys.stdout.flush()
-    # temporalio's native threads can abort a finalizing interpreter (sdk-python #300).
-    os._exit(0)
+    run_and_print(run, parser.parse_args())
 
 
 if __name__ == "__main__":

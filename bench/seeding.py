@@ -1,6 +1,17 @@
-"""Trigger rows both benchmarks seed straight into doltlite, bypassing the API for speed."""
+"""What the benchmarks share: trigger rows seeded straight into doltlite (bypassing the API for
+speed), and how a benchmark runs and prints."""
 
 from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 from manage_db.triggers import TriggerRow
 
@@ -31,3 +42,15 @@ def bench_trigger(index: int, *, cron_expression: str, next_run_at: str) -> Trig
         created_at=CREATED,
         updated_at=CREATED,
     )
+
+
+def run_and_print(
+    run: Callable[[argparse.Namespace, Path], Awaitable[dict[str, Any]]], args: argparse.Namespace
+) -> None:
+    """Run a benchmark in a temp dir (its path short enough for pgserver's socket), print its
+    JSON, and leave before temporalio's native threads can abort a finalizing interpreter."""
+    with tempfile.TemporaryDirectory(prefix="tkb", dir="/tmp") as tmp:
+        result = asyncio.run(run(args, Path(tmp)))
+    print(json.dumps(result, indent=2))
+    sys.stdout.flush()
+    os._exit(0)

@@ -20,19 +20,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import random
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from seeding import bench_trigger  # imports manage_db first, which bootstraps doltlite
+from seeding import (  # imports manage_db first, which bootstraps doltlite
+    bench_trigger,
+    run_and_print,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from dispatcher.activities import DispatchActivities
@@ -264,12 +263,7 @@ def main() -> None:
         default=1.5,
         help="the maintenance policy's growth factor (its minimum growth is 0 here)",
     )
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="tkb", dir="/tmp") as tmp:  # short pg socket path
-        result = asyncio.run(run(args, Path(tmp)))
-    print(json.dumps(result, indent=2))
-    sys.stdout.flush()
-    os._exit(0)
+    run_and_print(run, parser.parse_args())
 
 
 if __name__ == "__main__":

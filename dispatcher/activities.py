@@ -74,6 +74,9 @@ _START_RPC_TIMEOUT = timedelta(seconds=10)
 _HEARTBEAT_EVERY = 2.0  # seconds; the workflow's heartbeat timeout is 10
 # Triggers planned, started and advanced together; slices of a batch run concurrently.
 _CHUNK = 100
+# Rows recorded per trigger and dispatch for occurrences not fired (an outage of a per-minute
+# trigger would otherwise write a row for every minute it lasted).
+_MISSED_ROWS_PER_TRIGGER = 60
 
 # Called with each project branch whose triggers are about to be advanced. Tests inject a crash
 # or a concurrent user edit here.
@@ -371,10 +374,21 @@ def _heartbeat(counters: TickCounters) -> None:
 
 
 def _missed_rows(plan: _Plan, as_of: datetime) -> list[tuple[InvocationKey, str, str]]:
-    """The `missed` invocations of a plan: a loss is recorded, never silent."""
+    """The `missed` invocations of a plan: a loss is recorded, never silent. After a long outage
+    only the latest `_MISSED_ROWS_PER_TRIGGER` occurrences get a row each; all are counted."""
     due = plan.due
     rows = []
-    for missed in plan.missed_at:
+    listed = plan.missed_at[-_MISSED_ROWS_PER_TRIGGER:]
+    if plan.missed > len(listed):
+        log.warning(
+            "trigger %s/%s/%s missed %d occurrences; the latest %d are recorded",
+            due.tenant_id,
+            due.project_id,
+            due.trigger_id,
+            plan.missed,
+            len(listed),
+        )
+    for missed in listed:
         if missed.reason == BEYOND_GRACE:
             reason = (
                 f"missed: more than the misfire grace ({due.misfire_grace_seconds} s) late when"

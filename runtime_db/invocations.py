@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from runtime_db.models import Invocation, InvocationAttempt
 
 OPEN_STATUSES = ("pending", "running")
+_ROWS_PER_STATEMENT = 1000
 # `missed`: an occurrence the scheduler did not fire (beyond its misfire grace, or coalesced);
 # its row is written by the dispatch that decided so, already ended.
 TERMINAL_STATUSES = ("completed", "failed", "cancelled", "skipped", "missed")
@@ -75,27 +76,11 @@ def record_pending(session: Session, runs: list[tuple[InvocationKey, str, int | 
     """Rows for runs about to be started, each (key, workflow id, trigger version), in one
     statement: a queued run is visible as `pending` from its dispatch on. Idempotent: a run
     that already has its row keeps it. Returns how many rows were new."""
-    if not runs:
-        return 0
-    values = [
-        {
-            "id": uuid.uuid4(),
-            "tenant_id": key.tenant_id,
-            "project_id": key.project_id,
-            "agent_id": key.agent_id,
-            "trigger_id": key.trigger_id,
-            "scheduled_for": key.scheduled_for,
-            "kind": key.kind,
-            "workflow_id": workflow_id,
-            "status": "pending",
-            "cancel_requested": False,
-            "attempt_count": 0,
-            "trigger_version": version,
-        }
+    rows = [
+        _row_values(key, workflow_id, status="pending", trigger_version=version)
         for key, workflow_id, version in runs
     ]
-    result = session.execute(insert(Invocation).values(values).on_conflict_do_nothing())
-    return int(getattr(result, "rowcount", 0) or 0)
+    return _insert_new(session, rows)
 
 
 def record_missed(
@@ -103,28 +88,38 @@ def record_missed(
 ) -> int:
     """Rows for occurrences not fired, each (key, workflow id it would have had, reason), ended
     as `missed`. Idempotent like `record_pending`; returns how many rows were new."""
-    if not missed:
-        return 0
-    values = [
-        {
-            "id": uuid.uuid4(),
-            "tenant_id": key.tenant_id,
-            "project_id": key.project_id,
-            "agent_id": key.agent_id,
-            "trigger_id": key.trigger_id,
-            "scheduled_for": key.scheduled_for,
-            "kind": key.kind,
-            "workflow_id": workflow_id,
-            "status": "missed",
-            "status_reason": reason,
-            "cancel_requested": False,
-            "attempt_count": 0,
-            "finished_at": now,
-        }
+    rows = [
+        _row_values(key, workflow_id, status="missed", status_reason=reason, finished_at=now)
         for key, workflow_id, reason in missed
     ]
-    result = session.execute(insert(Invocation).values(values).on_conflict_do_nothing())
-    return int(getattr(result, "rowcount", 0) or 0)
+    return _insert_new(session, rows)
+
+
+def _row_values(key: InvocationKey, workflow_id: str, **values: object) -> dict[str, object]:
+    return {
+        "id": uuid.uuid4(),
+        "tenant_id": key.tenant_id,
+        "project_id": key.project_id,
+        "agent_id": key.agent_id,
+        "trigger_id": key.trigger_id,
+        "scheduled_for": key.scheduled_for,
+        "kind": key.kind,
+        "workflow_id": workflow_id,
+        "cancel_requested": False,
+        "attempt_count": 0,
+        **values,
+    }
+
+
+def _insert_new(session: Session, rows: list[dict[str, object]]) -> int:
+    """Insert in statements of at most `_ROWS_PER_STATEMENT` rows (PostgreSQL takes 65,535
+    parameters a statement); rows that exist already are kept as they are."""
+    inserted = 0
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        result = session.execute(insert(Invocation).values(chunk).on_conflict_do_nothing())
+        inserted += int(getattr(result, "rowcount", 0) or 0)
+    return inserted
 
 
 def _by_key(key: InvocationKey) -> Select[Invocation]:

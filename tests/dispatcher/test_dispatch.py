@@ -583,3 +583,40 @@ async def test_after_a_four_minute_outage_one_run_fires_and_three_are_recorded_m
         ("2026-03-02T10:02:00Z", "missed", coalesced),
         ("2026-03-02T10:03:00Z", "pending", None),
     ]
+
+
+async def test_a_long_outage_records_the_latest_60_missed_occurrences_and_counts_all(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    tenant: str,
+    branch: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    add_triggers(
+        manage_store, branch, trigger("minutely", cron="* * * * *", next_run_at=AS_OF, grace=86400)
+    )
+    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+
+    resumed = await _tick(activities, "2026-03-02T13:00:00Z")  # down 10:00 to 13:00
+
+    assert (resumed.started, resumed.skipped_misfire) == (1, 180)
+    with session_factory() as session:
+        missed = (
+            session.execute(
+                select(Invocation.scheduled_for)
+                .where(Invocation.tenant_id == tenant, Invocation.status == "missed")
+                .order_by(Invocation.scheduled_for)
+            )
+            .scalars()
+            .all()
+        )
+    assert (len(missed), to_db(missed[0]), to_db(missed[-1])) == (
+        60,
+        "2026-03-02T12:00:00Z",
+        "2026-03-02T12:59:00Z",
+    )
+    assert f"trigger {tenant}/p1/minutely missed 180 occurrences; the latest 60 are recorded" in [
+        r.getMessage() for r in caplog.records
+    ]
