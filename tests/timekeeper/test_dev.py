@@ -100,11 +100,15 @@ def _servers(data_dir: Path) -> list[str]:
 
 
 def _a_run_completes(port: int, admin_key: str, agent_url: str) -> str:
-    api = httpx.Client(
+    with httpx.Client(
         base_url=f"http://127.0.0.1:{port}",
         headers={"Authorization": f"Bearer {admin_key}"},
         timeout=10,
-    )
+    ) as api:
+        return _run_once(api, agent_url)
+
+
+def _run_once(api: httpx.Client, agent_url: str) -> str:
     project = "/v1/tenants/acme/projects/web"
     api.post("/v1/tenants/acme/projects", json={"id": "web", "name": "Web"})
     api.put(
