@@ -35,6 +35,7 @@ def bench_trigger(index: int, *, cron_expression: str, next_run_at: str) -> Trig
         timeout_seconds=10,
         overlap_policy="allow",
         misfire_grace_seconds=3600,
+        catchup="latest",
         next_run_at=next_run_at,
         last_scheduled_for=None,
         version=1,

@@ -89,11 +89,16 @@ class _Plan:
 
     due: DueSchedule
     run: RunnerInput | None  # None: nothing to start (all missed beyond grace, or invalid)
-    workflow_id: str | None
     next_run_at: datetime | None
     invalid: str | None = None  # why the stored definition cannot be fired
     missed: int = 0  # occurrences not fired: older than the grace, or coalesced
     missed_at: tuple[Missed, ...] = ()  # those of them listed one by one, with the reason
+    earlier: tuple[RunnerInput, ...] = ()  # with catchup "all": occurrences before `run`
+
+    @property
+    def runs(self) -> tuple[RunnerInput, ...]:
+        """Every run to start, oldest first."""
+        return (*self.earlier, self.run) if self.run is not None else ()
 
     @property
     def branch(self) -> str:
@@ -255,9 +260,9 @@ class DispatchActivities:
         statement, before any is started."""
         plans = [_plan(due, as_of) for due in schedules]
         runs = [
-            (invocation_key(plan.run), plan.workflow_id, plan.run.trigger_version)
+            (invocation_key(run), workflow_id_for(run), run.trigger_version)
             for plan in plans
-            if plan.run is not None and plan.workflow_id is not None
+            for run in plan.runs
         ]
         missed = [row for plan in plans for row in _missed_rows(plan, as_of)]
         with self._sessions.begin() as session:
@@ -270,24 +275,24 @@ class DispatchActivities:
         or None when the start failed and the trigger must stay due."""
         counters = gate.counters
         async with gate:
-            if plan.run is None or plan.workflow_id is None:
-                return plan
-            try:
-                await self._client.start_workflow(
-                    RUNNER_WORKFLOW,
-                    plan.run,
-                    id=plan.workflow_id,
-                    task_queue=self._task_queue,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                    rpc_timeout=_START_RPC_TIMEOUT,
-                )
-                counters.started += 1
-            except WorkflowAlreadyStartedError:
-                counters.already_started += 1
-            except RPCError as exc:
-                counters.failed += 1
-                log.warning("start of %s failed: %s", plan.workflow_id, exc.message)
-                return None
+            for run in plan.runs:  # oldest first: a catch-up starts in order
+                workflow_id = workflow_id_for(run)
+                try:
+                    await self._client.start_workflow(
+                        RUNNER_WORKFLOW,
+                        run,
+                        id=workflow_id,
+                        task_queue=self._task_queue,
+                        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                        rpc_timeout=_START_RPC_TIMEOUT,
+                    )
+                    counters.started += 1
+                except WorkflowAlreadyStartedError:
+                    counters.already_started += 1
+                except RPCError as exc:
+                    counters.failed += 1
+                    log.warning("start of %s failed: %s", workflow_id, exc.message)
+                    return None
         _heartbeat(counters)
         return plan
 
@@ -304,7 +309,7 @@ class DispatchActivities:
                     plan.due,
                     next_run_at=plan.next_run_at,
                     last_scheduled_for=from_db(plan.run.scheduled_for) if plan.run else None,
-                    runs=1 if plan.run is not None else 0,
+                    runs=len(plan.runs),
                     invalid_reason=plan.invalid,
                     now=as_of,
                 )
@@ -422,30 +427,36 @@ def _plan(due: DueSchedule, as_of: datetime) -> _Plan:
             cron_timezone=due.cron_timezone,
             run_at=due.run_at,
         )
-        decision = decide_due(schedule, due.next_run_at, as_of, due.misfire_grace_seconds)
-        run = None
-        if decision.fire_at is not None:
-            run = RunnerInput(
-                tenant_id=due.tenant_id,
-                project_id=due.project_id,
-                agent_id=due.agent_id,
-                trigger_id=due.trigger_id,
-                scheduled_for=to_db(decision.fire_at),
-                kind="scheduled",
-                slot=scheduled_slot(decision.fire_at),
-                trigger_version=due.definition_version,
-            )
-        workflow_id = None if run is None else workflow_id_for(run)
+        decision = decide_due(
+            schedule, due.next_run_at, as_of, due.misfire_grace_seconds, due.catchup
+        )
+        runs = tuple(_run(due, instant) for instant in decision.fires)
+        for each in runs:
+            workflow_id_for(each)  # validates the ids a workflow id is made of
+        run = runs[-1] if runs else None
     except InvalidSchedule as exc:
         reason = f"invalid schedule ({exc.field}: {exc.message})"
-        return _Plan(due, None, None, None, invalid=reason)
+        return _Plan(due, None, None, invalid=reason)
     except ValueError as exc:
-        return _Plan(due, None, None, None, invalid=f"invalid trigger ({exc})")
+        return _Plan(due, None, None, invalid=f"invalid trigger ({exc})")
     return _Plan(
         due,
         run,
-        workflow_id,
         decision.next_run_at,
         missed=decision.missed,
         missed_at=decision.missed_at,
+        earlier=runs[:-1],
+    )
+
+
+def _run(due: DueSchedule, instant: datetime) -> RunnerInput:
+    return RunnerInput(
+        tenant_id=due.tenant_id,
+        project_id=due.project_id,
+        agent_id=due.agent_id,
+        trigger_id=due.trigger_id,
+        scheduled_for=to_db(instant),
+        kind="scheduled",
+        slot=scheduled_slot(instant),
+        trigger_version=due.definition_version,
     )

@@ -70,6 +70,7 @@ def definition(project: ProjectRef, row: TriggerRow) -> Definition:
         cron_timezone=row.cron_timezone,
         run_at=run_at,
         misfire_grace_seconds=row.misfire_grace_seconds,
+        catchup=row.catchup,
         next_run_at=next_run_at if invalid is None else None,
         last_scheduled_for=last_scheduled_for,
         invalid_reason=invalid,

@@ -104,6 +104,9 @@ class DueDecision:
     missed: int
     next_run_at: datetime | None
     missed_at: tuple[Missed, ...] = ()
+    # Every occurrence to fire, oldest first: `fire_at` alone, or with `catchup="all"` each
+    # occurrence within the grace.
+    fires: tuple[datetime, ...] = ()
 
 
 def validate_cron(expr: str) -> None:
@@ -160,7 +163,11 @@ def initial_next_run(schedule: Schedule, now: datetime) -> datetime | None:
 
 
 def decide_due(
-    schedule: Schedule, next_run_at: datetime, as_of: datetime, misfire_grace_seconds: int
+    schedule: Schedule,
+    next_run_at: datetime,
+    as_of: datetime,
+    misfire_grace_seconds: int,
+    catchup: str = "latest",
 ) -> DueDecision:
     """Dispatch of a trigger whose `next_run_at <= as_of`.
 
@@ -179,7 +186,7 @@ def decide_due(
     cutoff = as_of - timedelta(seconds=misfire_grace_seconds)
     if schedule.run_at is not None:
         if schedule.run_at >= cutoff:
-            return DueDecision(schedule.run_at, 0, None)
+            return DueDecision(schedule.run_at, 0, None, fires=(schedule.run_at,))
         return DueDecision(None, 1, None, (Missed(schedule.run_at, BEYOND_GRACE),))
     assert schedule.cron_expression is not None
     expr, zone = schedule.cron_expression, schedule.cron_timezone
@@ -203,12 +210,21 @@ def decide_due(
             latest = tail_latest or latest
             seen = 1 + (seen - 1) * (as_of - next_run_at) // (reached - next_run_at)
             break
-    missed_at = tuple(
-        Missed(instant, BEYOND_GRACE if instant < cutoff else COALESCED)
-        for instant in listed
-        if instant != latest
-    )
-    return DueDecision(latest, seen - (latest is not None), following, missed_at)
+    if catchup == "all":
+        fires = tuple(instant for instant in listed if instant >= cutoff)
+        if latest is not None and latest not in fires:
+            fires += (latest,)
+        missed_at = tuple(Missed(instant, BEYOND_GRACE) for instant in listed if instant < cutoff)
+        missed = seen - len(fires)
+    else:
+        fires = (latest,) if latest is not None else ()
+        missed_at = tuple(
+            Missed(instant, BEYOND_GRACE if instant < cutoff else COALESCED)
+            for instant in listed
+            if instant != latest
+        )
+        missed = seen - (latest is not None)
+    return DueDecision(latest, missed, following, missed_at, fires)
 
 
 def local_time(dt: datetime, timezone: str) -> datetime:

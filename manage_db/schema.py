@@ -71,7 +71,14 @@ _V1 = (
     "create index triggers_request_key on triggers (request_key)",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "projects, agents and triggers", _V1),)
+# `catchup`: after downtime within the grace, `latest` fires only the latest occurrence, `all`
+# fires every one, in order. Existing triggers keep today's behaviour through the default.
+_V2 = ("alter table triggers add column catchup text not null default 'latest'",)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "projects, agents and triggers", _V1),
+    Migration(2, "catchup policy of triggers", _V2),
+)
 
 
 def latest_version(migrations: tuple[Migration, ...] = MIGRATIONS) -> int:

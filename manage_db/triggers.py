@@ -42,6 +42,7 @@ class TriggerRow:
     timeout_seconds: int
     overlap_policy: str
     misfire_grace_seconds: int
+    catchup: str  # latest | all
     next_run_at: str | None
     last_scheduled_for: str | None
     version: int

@@ -89,6 +89,7 @@ class TriggerSchedule(Base):
     cron_timezone: Mapped[str] = mapped_column(Text, nullable=False)
     run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     misfire_grace_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
+    catchup: Mapped[str] = mapped_column(String(10), nullable=False, default="latest")
     next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     run_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

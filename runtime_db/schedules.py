@@ -40,6 +40,7 @@ class Definition:
     cron_timezone: str
     run_at: datetime | None
     misfire_grace_seconds: int
+    catchup: str
     next_run_at: datetime | None  # as computed when the definition was saved
     last_scheduled_for: datetime | None
     invalid_reason: str | None = None
@@ -66,6 +67,7 @@ class DueSchedule:
     cron_timezone: str
     run_at: datetime | None
     misfire_grace_seconds: int
+    catchup: str
     next_run_at: datetime
     run_count: int
 
@@ -178,6 +180,7 @@ def apply_definitions(
         row.cron_timezone = d.cron_timezone
         row.run_at = d.run_at
         row.misfire_grace_seconds = d.misfire_grace_seconds
+        row.catchup = d.catchup
         row.updated_at = now
         if not same_schedule:
             row.schedule_key = d.schedule_key
@@ -204,6 +207,7 @@ def _new_row(d: Definition, now: datetime) -> TriggerSchedule:
         cron_timezone=d.cron_timezone,
         run_at=d.run_at,
         misfire_grace_seconds=d.misfire_grace_seconds,
+        catchup=d.catchup,
         next_run_at=d.next_run_at if d.enabled else None,
         last_scheduled_for=d.last_scheduled_for,
         run_count=0,
@@ -228,6 +232,7 @@ def due_batch(session: Session, as_of: datetime, per_project: int, limit: int) -
             s.cron_timezone,
             s.run_at,
             s.misfire_grace_seconds,
+            s.catchup,
             s.next_run_at,
             s.run_count,
             func.row_number()

@@ -181,6 +181,13 @@ OverlapPolicy = Annotated[
     Literal["allow", "skip"],
     Field(description="`skip` skips a run while an earlier run of the trigger is still running."),
 ]
+Catchup = Annotated[
+    Literal["latest", "all"],
+    Field(
+        description="After downtime, of the occurrences within the misfire grace: `latest` fires"
+        " only the latest (the others are recorded missed), `all` fires every one, in order."
+    ),
+]
 MisfireGrace = Annotated[
     int,
     Field(

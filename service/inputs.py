@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from runtime_db.invocations import OPEN_STATUSES, TERMINAL_STATUSES
 from service.fields import (
+    Catchup,
     CronExpression,
     Description,
     EnvName,
@@ -78,6 +79,7 @@ class TriggerFields(Request):
     timeout_seconds: TimeoutSeconds = 30
     overlap_policy: OverlapPolicy = "allow"
     misfire_grace_seconds: MisfireGrace = 300
+    catchup: Catchup = "latest"
 
 
 class TriggerCreate(TriggerFields):

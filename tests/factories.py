@@ -33,6 +33,7 @@ def trigger_row(trigger_id: str, **fields: Any) -> TriggerRow:
         timeout_seconds=30,
         overlap_policy="allow",
         misfire_grace_seconds=300,
+        catchup="latest",
         next_run_at=None,
         last_scheduled_for=None,
         version=1,

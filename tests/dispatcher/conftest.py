@@ -42,6 +42,7 @@ def trigger(
     grace: int = 3600,
     enabled: bool = True,
     version: int = 1,
+    catchup: str = "latest",
 ) -> TriggerRow:
     return trigger_row(
         trigger_id,
@@ -56,6 +57,7 @@ def trigger(
         retry_delay_seconds=1,
         timeout_seconds=10,
         misfire_grace_seconds=grace,
+        catchup=catchup,
         next_run_at=next_run_at,
         version=version,
         created_at=CREATED,

@@ -620,3 +620,45 @@ async def test_a_long_outage_records_the_latest_60_missed_occurrences_and_counts
     assert f"trigger {tenant}/p1/minutely missed 180 occurrences; the latest 60 are recorded" in [
         r.getMessage() for r in caplog.records
     ]
+
+
+async def test_with_catchup_all_a_four_minute_outage_fires_four_runs_in_order(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    tenant: str,
+    branch: str,
+) -> None:
+    add_triggers(
+        manage_store,
+        branch,
+        trigger("minutely", cron="* * * * *", next_run_at=AS_OF, catchup="all"),
+    )
+    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+
+    resumed = await _tick(activities, "2026-03-02T10:03:00Z")
+
+    assert (resumed.started, resumed.skipped_misfire, resumed.advanced) == (4, 0, 1)
+    starts = []
+    for minute in range(4):
+        slot = f"20260302T100{minute}00Z"
+        description = await dev_env.client.get_workflow_handle(
+            _run_id(tenant, "minutely", slot)
+        ).describe()
+        starts.append(description.start_time)
+    assert starts == sorted(starts)
+    assert schedule_of(session_factory, branch, "minutely") == (
+        "2026-03-02T10:04:00Z",
+        "2026-03-02T10:03:00Z",
+        4,
+    )
+    with session_factory() as session:
+        rows = session.execute(
+            select(Invocation.scheduled_for, Invocation.status)
+            .where(Invocation.tenant_id == tenant)
+            .order_by(Invocation.scheduled_for)
+        ).all()
+    assert [(to_db(at), status) for at, status in rows] == [
+        (f"2026-03-02T10:0{minute}:00Z", "pending") for minute in range(4)
+    ]

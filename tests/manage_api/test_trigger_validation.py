@@ -203,3 +203,14 @@ async def test_bad_idempotency_key_is_named(web: Api) -> None:
     )
     assert response.status_code == 422
     assert _errors(response) == [("Idempotency-Key", "must be 1..200 visible ASCII characters")]
+
+
+async def test_catchup_is_latest_by_default_all_on_request_and_nothing_else(web: Api) -> None:
+    default = await web.call("POST", TRIGGERS, json=nightly())
+    every = await web.call("POST", TRIGGERS, json=nightly(id="every", catchup="all"))
+    other = await web.call("POST", TRIGGERS, json=nightly(id="other", catchup="some"))
+
+    assert (default.status_code, default.json()["catchup"]) == (201, "latest")
+    assert (every.status_code, every.json()["catchup"]) == (201, "all")
+    assert other.status_code == 422
+    assert [e["field"] for e in other.json()["errors"]] == ["catchup"]

@@ -28,6 +28,7 @@ def _expected(**overrides: object) -> dict[str, object]:
         "timeout_seconds": 30,
         "overlap_policy": "allow",
         "misfire_grace_seconds": 300,
+        "catchup": "latest",
         # 02:30 Berlin (UTC+1 in March) after 2026-03-02T12:00:30Z
         "next_run_at": "2026-03-03T01:30:00Z",
         "last_scheduled_for": None,

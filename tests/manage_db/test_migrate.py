@@ -51,24 +51,25 @@ def test_a_new_migration_reaches_every_branch_and_backfills_existing_rows(
     _seed_trigger(manage_store, "acme/api/main", "hourly-report")
     extended = (*MIGRATIONS, PRIORITY)
 
+    current, new = MIGRATIONS[-1].version, PRIORITY.version
     assert branches_behind(manage_store, extended) == {
-        "main": 1,
-        "acme/web/main": 1,
-        "acme/api/main": 1,
+        "main": current,
+        "acme/web/main": current,
+        "acme/api/main": current,
     }
     report = migrate_store(manage_store, extended)
 
-    assert report.migrated == {"main": [2], "acme/api/main": [2], "acme/web/main": [2]}
+    assert report.migrated == {"main": [new], "acme/api/main": [new], "acme/web/main": [new]}
     with manage_store.read("acme/web/main") as conn:
         assert [tuple(r) for r in conn.execute("select id, priority from triggers")] == [
             ("nightly", 7)
         ]
-        assert schema_version(conn) == 2
+        assert schema_version(conn) == new
         assert tuple(
             conn.execute("select committer, message from dolt_log limit 1").fetchone()
         ) == (
             "timekeeper-migrate",
-            "migrate schema to v2 (applied 2)",
+            f"migrate schema to v{new} (applied {new})",
         )
     with manage_store.read("acme/api/main") as conn:
         assert [tuple(r) for r in conn.execute("select id, priority from triggers")] == [

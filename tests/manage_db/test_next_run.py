@@ -264,6 +264,23 @@ def test_every_occurrence_not_fired_is_listed_with_its_reason() -> None:
             Missed(at("2026-05-05T12:05Z"), BEYOND_GRACE),
             Missed(at("2026-05-05T12:10Z"), COALESCED),
         ),
+        (at("2026-05-05T12:15Z"),),
+    )
+
+
+def test_catchup_all_fires_every_occurrence_within_the_grace_in_order() -> None:
+    decision = decide_due(
+        Schedule("*/5 * * * *"), at("2026-05-05T12:00Z"), at("2026-05-05T12:16Z"), 600, "all"
+    )
+    assert decision == DueDecision(
+        at("2026-05-05T12:15Z"),
+        2,
+        at("2026-05-05T12:20Z"),
+        (
+            Missed(at("2026-05-05T12:00Z"), BEYOND_GRACE),
+            Missed(at("2026-05-05T12:05Z"), BEYOND_GRACE),
+        ),
+        (at("2026-05-05T12:10Z"), at("2026-05-05T12:15Z")),
     )
 
 
@@ -271,7 +288,7 @@ def test_one_time_trigger_fires_within_grace_only() -> None:
     schedule = Schedule(None, run_at=at("2026-05-05T12:00Z"))
     run_at = at("2026-05-05T12:00Z")
     assert decide_due(schedule, run_at, at("2026-05-05T12:00:40Z"), 60) == DueDecision(
-        run_at, 0, None
+        run_at, 0, None, fires=(run_at,)
     )
     assert decide_due(schedule, run_at, at("2026-05-05T12:01:01Z"), 60) == DueDecision(
         None, 1, None, (Missed(run_at, BEYOND_GRACE),)

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("cron_timezone", sa.Text(), nullable=False),
         sa.Column("run_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("misfire_grace_seconds", sa.Integer(), nullable=False),
+        sa.Column("catchup", sa.String(length=10), server_default="latest", nullable=False),
         sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_scheduled_for", sa.DateTime(timezone=True), nullable=True),
         sa.Column("run_count", sa.Integer(), nullable=False),
