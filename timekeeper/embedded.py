@@ -117,9 +117,9 @@ class EmbeddedPostgres:
         command += ["-D", str(self.pgdata.resolve())]
         user = "pgserver" if os.geteuid() == 0 else None
         try:
-            subprocess.run(command, check=True, capture_output=True, user=user)
-        except subprocess.CalledProcessError:
-            log.warning("pg_ctl stop failed; postgres may already be stopped")
+            subprocess.run(command, check=True, capture_output=True, user=user, text=True)
+        except subprocess.CalledProcessError as exc:
+            log.warning("pg_ctl stop failed; postgres may already be stopped: %s", exc.stderr)
         self.started = False
 
 

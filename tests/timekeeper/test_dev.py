@@ -99,6 +99,16 @@ def _servers(data_dir: Path) -> list[str]:
     return sorted(kinds)
 
 
+def _gone(data_dir: Path, within: float = 10.0) -> list[str]:
+    """What still runs for `data_dir` once the processes a stopped stack ended have exited
+    (a condition polled for a bounded time: the kernel reaps a stopped server a moment after
+    the command that stopped it returns)."""
+    deadline = time.monotonic() + within
+    while (left := _processes_using(data_dir)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
 def _a_run_completes(port: int, admin_key: str, agent_url: str) -> str:
     with httpx.Client(
         base_url=f"http://127.0.0.1:{port}",
@@ -161,7 +171,7 @@ def test_after_a_hard_kill_the_next_run_takes_over_one_of_each_and_stops_them(
     assert servers == ["postgres", "temporal"], output
     assert status == "completed"
     assert second.returncode == 0, output
-    assert _processes_using(data_dir) == []
+    assert _gone(data_dir) == [], output
 
 
 def test_a_second_dev_on_a_data_dir_in_use_is_refused_with_the_owner(tmp_path: Path) -> None:
