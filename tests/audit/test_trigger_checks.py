@@ -36,7 +36,7 @@ from tests.audit.conftest import (
 
 # The classic bug: a migration that rebuilt `next_run_at` with no backfill.
 REBUILD_WITHOUT_BACKFILL = Migration(
-    2,
+    MIGRATIONS[-1].version + 1,
     "rebuild next_run_at (no backfill)",
     (
         "drop index triggers_due",
@@ -305,7 +305,11 @@ async def test_branches_behind_the_schema_are_reported(
 ) -> None:
     add_triggers(manage_store, session_factory, "acme", "web", trigger_row("daily"))
     add_triggers(manage_store, session_factory, "beta", "app", trigger_row("daily"))
-    newer = (*MIGRATIONS, Migration(2, "add a column", ("alter table triggers add column x text",)))
+    current = MIGRATIONS[-1].version
+    newer = (
+        *MIGRATIONS,
+        Migration(current + 1, "add a column", ("alter table triggers add column x text",)),
+    )
     # `main` moved on (new projects branch from it); the existing project branches did not.
     with manage_store.write("main", author="timekeeper-migrate", message="v2") as unit:
         apply_pending(unit.conn, newer)
@@ -313,18 +317,18 @@ async def test_branches_behind_the_schema_are_reported(
 
     document = (await run_audit(ctx, fix=True)).to_document()
 
-    message = "schema version 1, latest is 2: run `timekeeper migrate`"
+    message = f"schema version {current}, latest is {current + 1}: run `timekeeper migrate`"
     assert by_check(document, "schema_behind") == [
         {
             "check": "schema_behind",
-            "subject": {"branch": "acme/web/main", "version": 1},
+            "subject": {"branch": "acme/web/main", "version": current},
             "message": message,
             "fixable": False,
             "fixed": False,
         },
         {
             "check": "schema_behind",
-            "subject": {"branch": "beta/app/main", "version": 1},
+            "subject": {"branch": "beta/app/main", "version": current},
             "message": message,
             "fixable": False,
             "fixed": False,
