@@ -10,12 +10,15 @@ import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity, workflow
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from dispatcher.activities import DispatchActivities
@@ -24,7 +27,7 @@ from manage_db.branches import parse_branch, project_branch
 from manage_db.store import ManageStore, create_branch
 from manage_db.timestamps import to_db
 from manage_db.triggers import TriggerRow, insert_trigger, read_trigger_at
-from runner.contract import RUNNER_WORKFLOW, RunnerInput
+from runner.contract import RUNNER_WORKFLOW, RunnerInput, runner_workflow_id
 from runtime_db.schedules import get_schedules
 from tests.factories import trigger_row
 
@@ -126,6 +129,39 @@ def tenant() -> str:
 @pytest.fixture
 def branch(tenant: str) -> str:
     return project_branch(tenant, "p1")
+
+
+@dataclass
+class Scene:
+    """A dispatch test's world: a store, a runtime database, the Temporal dev server, a task
+    queue no worker polls, and a tenant of its own with its project branch `p1`."""
+
+    env: WorkflowEnvironment
+    store: ManageStore
+    sessions: sessionmaker[Session]
+    task_queue: str
+    tenant: str
+    branch: str
+
+    def activities(self, **kwargs: Any) -> DispatchActivities:
+        return DispatchActivities(
+            self.store, self.sessions, self.env.client, self.task_queue, **kwargs
+        )
+
+    def run_id(self, trigger_id: str, slot: str, project: str = "p1") -> str:
+        return runner_workflow_id(self.tenant, project, AGENT, trigger_id, slot)
+
+
+@pytest.fixture
+def scene(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    tenant: str,
+    branch: str,
+) -> Scene:
+    return Scene(dev_env, manage_store, session_factory, task_queue, tenant, branch)
 
 
 class RunRecorder:

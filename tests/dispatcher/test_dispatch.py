@@ -12,23 +12,22 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
 
 from dispatcher.activities import DispatchActivities
 from dispatcher.models import DispatchInput, DispatchLimits, TickCounters
 from dispatcher.schedule_sync import sync_branch
 from manage_db.branches import project_branch
-from manage_db.store import ManageStore, branch_heads
+from manage_db.store import branch_heads
 from manage_db.timestamps import to_db
 from manage_db.triggers import replace_trigger
-from runner.contract import RunnerInput, runner_workflow_id
+from runner.contract import RunnerInput
 from runtime_db.models import Invocation
 from runtime_db.scheduler_state import current_state, register
 from telemetry.logs import fields_of
 from tests.dispatcher.conftest import (
+    Scene,
     add_triggers,
     commits,
     invalid_reason,
@@ -38,16 +37,6 @@ from tests.dispatcher.conftest import (
 )
 
 AS_OF = "2026-03-02T10:00:00Z"
-
-
-def _activities(
-    store: ManageStore,
-    session_factory: sessionmaker[Session],
-    env: WorkflowEnvironment,
-    task_queue: str,
-    **kwargs: object,
-) -> DispatchActivities:
-    return DispatchActivities(store, session_factory, env.client, task_queue, **kwargs)  # type: ignore[arg-type]
 
 
 async def _tick(activities: DispatchActivities, as_of: str) -> TickCounters:
@@ -71,31 +60,22 @@ async def _exists(client: Client, workflow_id: str) -> bool:
     return True
 
 
-def _run_id(tenant: str, trigger_id: str, slot: str, project: str = "p1") -> str:
-    return runner_workflow_id(tenant, project, "agent-1", trigger_id, slot)
-
-
 async def test_a_due_trigger_is_started_then_advanced_without_a_dolt_commit(
-    dev_env: WorkflowEnvironment,
-    manage_store: ManageStore,
-    session_factory: sessionmaker[Session],
-    task_queue: str,
-    tenant: str,
-    branch: str,
+    scene: Scene,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    add_triggers(manage_store, branch, trigger("every5", next_run_at=AS_OF))
-    with session_factory.begin() as session:
+    add_triggers(scene.store, scene.branch, trigger("every5", next_run_at=AS_OF))
+    with scene.sessions.begin() as session:
         register(
             session,
             generation=1,
             deployment_id="d1",
             workflow_id="timekeeper-scheduler:d1",
             run_id="r1",
-            task_queue=task_queue,
+            task_queue=scene.task_queue,
             now=datetime(2026, 3, 2, 9, 59, tzinfo=UTC),
         )
-    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+    activities = scene.activities()
     caplog.set_level(logging.INFO, logger="dispatcher.activities")
 
     counters = await activities.dispatch(DispatchInput(generation=1, as_of=AS_OF))
@@ -112,9 +92,9 @@ async def test_a_due_trigger_is_started_then_advanced_without_a_dolt_commit(
         max_in_flight=1,
         next_due_at="2026-03-02T10:05:00Z",
     )
-    assert await _started(dev_env.client, _run_id(tenant, "every5", "20260302T100000Z")) == (
+    assert await _started(scene.env.client, scene.run_id("every5", "20260302T100000Z")) == (
         RunnerInput(
-            tenant_id=tenant,
+            tenant_id=scene.tenant,
             project_id="p1",
             agent_id="agent-1",
             trigger_id="every5",
@@ -124,10 +104,10 @@ async def test_a_due_trigger_is_started_then_advanced_without_a_dolt_commit(
             trigger_version=1,
         )
     )
-    assert schedule_of(session_factory, branch, "every5") == ("2026-03-02T10:05:00Z", AS_OF, 1)
-    assert commits(manage_store, branch)[0] == ("alice", "add 1 triggers")
-    assert read_trigger(manage_store, branch, "every5").next_run_at == AS_OF
-    with session_factory() as session:
+    assert schedule_of(scene.sessions, scene.branch, "every5") == ("2026-03-02T10:05:00Z", AS_OF, 1)
+    assert commits(scene.store, scene.branch)[0] == ("alice", "add 1 triggers")
+    assert read_trigger(scene.store, scene.branch, "every5").next_run_at == AS_OF
+    with scene.sessions() as session:
         state = current_state(session)
         assert state is not None
         assert state.last_tick_at == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -139,20 +119,16 @@ async def test_a_due_trigger_is_started_then_advanced_without_a_dolt_commit(
 
 
 async def test_an_idle_tick_syncs_no_branch(
-    dev_env: WorkflowEnvironment,
-    manage_store: ManageStore,
-    session_factory: sessionmaker[Session],
-    task_queue: str,
-    tenant: str,
+    scene: Scene,
 ) -> None:
-    branches = [project_branch(tenant, f"p{i}") for i in range(3)]
+    branches = [project_branch(scene.tenant, f"p{i}") for i in range(3)]
     for i, name in enumerate(branches):
-        add_triggers(manage_store, name, trigger(f"t{i}", next_run_at=f"2026-03-02T10:0{i}:00Z"))
-    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+        add_triggers(scene.store, name, trigger(f"t{i}", next_run_at=f"2026-03-02T10:0{i}:00Z"))
+    activities = scene.activities()
 
     cold = await _tick(activities, "2026-03-02T09:58:00Z")
     idle = await _tick(activities, "2026-03-02T09:59:00Z")
-    add_triggers(manage_store, branches[2], trigger("late", next_run_at="2026-03-02T11:00:00Z"))
+    add_triggers(scene.store, branches[2], trigger("late", next_run_at="2026-03-02T11:00:00Z"))
     moved = await _tick(activities, "2026-03-02T09:59:30Z")
     due = await _tick(activities, "2026-03-02T10:00:00Z")
     after = await _tick(activities, "2026-03-02T10:00:30Z")
@@ -164,34 +140,24 @@ async def test_an_idle_tick_syncs_no_branch(
 
 
 async def test_the_basis_is_the_scheduled_instant_not_the_late_tick(
-    dev_env: WorkflowEnvironment,
-    manage_store: ManageStore,
-    session_factory: sessionmaker[Session],
-    task_queue: str,
-    tenant: str,
-    branch: str,
+    scene: Scene,
 ) -> None:
-    add_triggers(manage_store, branch, trigger("every5", next_run_at=AS_OF))
-    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+    add_triggers(scene.store, scene.branch, trigger("every5", next_run_at=AS_OF))
+    activities = scene.activities()
 
     late = await _tick(activities, "2026-03-02T10:04:59Z")
 
     assert (late.started, late.advanced, late.skipped_misfire) == (1, 1, 0)
-    run = await _started(dev_env.client, _run_id(tenant, "every5", "20260302T100000Z"))
+    run = await _started(scene.env.client, scene.run_id("every5", "20260302T100000Z"))
     assert run.scheduled_for == AS_OF
-    assert schedule_of(session_factory, branch, "every5") == ("2026-03-02T10:05:00Z", AS_OF, 1)
+    assert schedule_of(scene.sessions, scene.branch, "every5") == ("2026-03-02T10:05:00Z", AS_OF, 1)
 
 
 async def test_after_an_outage_within_grace_the_latest_occurrence_fires_once(
-    dev_env: WorkflowEnvironment,
-    manage_store: ManageStore,
-    session_factory: sessionmaker[Session],
-    task_queue: str,
-    tenant: str,
-    branch: str,
+    scene: Scene,
 ) -> None:
-    add_triggers(manage_store, branch, trigger("every5", next_run_at=AS_OF, grace=4 * 3600))
-    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+    add_triggers(scene.store, scene.branch, trigger("every5", next_run_at=AS_OF, grace=4 * 3600))
+    activities = scene.activities()
 
     resumed = await _tick(activities, "2026-03-02T13:02:00Z")  # down 10:00 to 13:02
     on_cadence = await _tick(activities, "2026-03-02T13:05:00Z")
@@ -199,9 +165,9 @@ async def test_after_an_outage_within_grace_the_latest_occurrence_fires_once(
     assert (resumed.due, resumed.started, resumed.skipped_misfire) == (1, 1, 36)
     assert (on_cadence.due, on_cadence.started, on_cadence.skipped_misfire) == (1, 1, 0)
     for slot in ("20260302T130000Z", "20260302T130500Z"):
-        assert await _exists(dev_env.client, _run_id(tenant, "every5", slot))
-    assert not await _exists(dev_env.client, _run_id(tenant, "every5", "20260302T125500Z"))
-    assert schedule_of(session_factory, branch, "every5") == (
+        assert await _exists(scene.env.client, scene.run_id("every5", slot))
+    assert not await _exists(scene.env.client, scene.run_id("every5", "20260302T125500Z"))
+    assert schedule_of(scene.sessions, scene.branch, "every5") == (
         "2026-03-02T13:10:00Z",
         "2026-03-02T13:05:00Z",
         2,
@@ -209,18 +175,13 @@ async def test_after_an_outage_within_grace_the_latest_occurrence_fires_once(
 
 
 async def test_after_an_outage_beyond_grace_nothing_fires_and_the_cadence_resumes(
-    dev_env: WorkflowEnvironment,
-    manage_store: ManageStore,
-    session_factory: sessionmaker[Session],
-    task_queue: str,
-    tenant: str,
-    branch: str,
+    scene: Scene,
 ) -> None:
-    add_triggers(manage_store, branch, trigger("every5", next_run_at=AS_OF, grace=60))
-    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+    add_triggers(scene.store, scene.branch, trigger("every5", next_run_at=AS_OF, grace=60))
+    activities = scene.activities()
 
     resumed = await _tick(activities, "2026-03-02T13:02:00Z")
-    after_skip = schedule_of(session_factory, branch, "every5")
+    after_skip = schedule_of(scene.sessions, scene.branch, "every5")
     on_cadence = await _tick(activities, "2026-03-02T13:05:00Z")
 
     assert (resumed.due, resumed.started, resumed.advanced, resumed.skipped_misfire) == (
@@ -230,58 +191,48 @@ async def test_after_an_outage_beyond_grace_nothing_fires_and_the_cadence_resume
         37,
     )
     assert after_skip == ("2026-03-02T13:05:00Z", None, 0)
-    assert not await _exists(dev_env.client, _run_id(tenant, "every5", "20260302T130000Z"))
+    assert not await _exists(scene.env.client, scene.run_id("every5", "20260302T130000Z"))
     assert (on_cadence.started, on_cadence.advanced) == (1, 1)
-    assert await _exists(dev_env.client, _run_id(tenant, "every5", "20260302T130500Z"))
+    assert await _exists(scene.env.client, scene.run_id("every5", "20260302T130500Z"))
 
 
 async def test_a_one_time_trigger_fires_once_and_then_has_no_next_run(
-    dev_env: WorkflowEnvironment,
-    manage_store: ManageStore,
-    session_factory: sessionmaker[Session],
-    task_queue: str,
-    tenant: str,
-    branch: str,
+    scene: Scene,
 ) -> None:
     add_triggers(
-        manage_store,
-        branch,
+        scene.store,
+        scene.branch,
         trigger("once", run_at=AS_OF, next_run_at=AS_OF),
         trigger("missed", run_at="2026-03-02T08:00:00Z", next_run_at="2026-03-02T08:00:00Z"),
     )
-    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+    activities = scene.activities()
 
     first = await _tick(activities, AS_OF)
     second = await _tick(activities, "2026-03-02T10:01:00Z")
 
     assert (first.due, first.started, first.advanced, first.skipped_misfire) == (2, 1, 2, 1)
     assert (second.branches_synced, second.due) == (0, 0)
-    assert await _exists(dev_env.client, _run_id(tenant, "once", "20260302T100000Z"))
-    assert not await _exists(dev_env.client, _run_id(tenant, "missed", "20260302T080000Z"))
-    assert schedule_of(session_factory, branch, "once") == (None, AS_OF, 1)
-    assert schedule_of(session_factory, branch, "missed") == (None, None, 0)
+    assert await _exists(scene.env.client, scene.run_id("once", "20260302T100000Z"))
+    assert not await _exists(scene.env.client, scene.run_id("missed", "20260302T080000Z"))
+    assert schedule_of(scene.sessions, scene.branch, "once") == (None, AS_OF, 1)
+    assert schedule_of(scene.sessions, scene.branch, "missed") == (None, None, 0)
     # The definitions are untouched: the tick writes nothing to the manage store.
-    assert read_trigger(manage_store, branch, "once").enabled is True
-    assert commits(manage_store, branch)[0] == ("alice", "add 2 triggers")
+    assert read_trigger(scene.store, scene.branch, "once").enabled is True
+    assert commits(scene.store, scene.branch)[0] == ("alice", "add 2 triggers")
 
 
 async def test_a_definition_that_cannot_fire_is_held_without_firing(
-    dev_env: WorkflowEnvironment,
-    manage_store: ManageStore,
-    session_factory: sessionmaker[Session],
-    task_queue: str,
-    tenant: str,
-    branch: str,
+    scene: Scene,
 ) -> None:
     """Written around the API (or valid under older rules): never fired, even once."""
     add_triggers(
-        manage_store,
-        branch,
+        scene.store,
+        scene.branch,
         replace(trigger("bad-agent", next_run_at=AS_OF), agent_id="Bad_Agent"),
         trigger("broken", cron="61 * * * *", next_run_at=AS_OF),
         trigger("fine", next_run_at=AS_OF),
     )
-    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+    activities = scene.activities()
 
     counters = await _tick(activities, AS_OF)
 
@@ -291,29 +242,24 @@ async def test_a_definition_that_cannot_fire_is_held_without_firing(
         3,
         2,
     )
-    assert not await _exists(dev_env.client, _run_id(tenant, "broken", "20260302T100000Z"))
-    assert await _exists(dev_env.client, _run_id(tenant, "fine", "20260302T100000Z"))
+    assert not await _exists(scene.env.client, scene.run_id("broken", "20260302T100000Z"))
+    assert await _exists(scene.env.client, scene.run_id("fine", "20260302T100000Z"))
     for trigger_id in ("bad-agent", "broken"):
-        assert schedule_of(session_factory, branch, trigger_id) == (None, None, 0)
-    assert invalid_reason(session_factory, branch, "bad-agent") == (
+        assert schedule_of(scene.sessions, scene.branch, trigger_id) == (None, None, 0)
+    assert invalid_reason(scene.sessions, scene.branch, "bad-agent") == (
         "invalid trigger (agent_id must match ^[a-z0-9][a-z0-9-]{0,62}$)"
     )
-    assert invalid_reason(session_factory, branch, "broken") == (
+    assert invalid_reason(scene.sessions, scene.branch, "broken") == (
         "invalid schedule (cron_expression: minute field '61' is invalid (allowed 0-59))"
     )
-    assert invalid_reason(session_factory, branch, "fine") is None
-    assert commits(manage_store, branch)[0] == ("alice", "add 3 triggers")
+    assert invalid_reason(scene.sessions, scene.branch, "fine") is None
+    assert commits(scene.store, scene.branch)[0] == ("alice", "add 3 triggers")
 
 
 async def test_a_user_edit_between_scan_and_advance_wins(
-    dev_env: WorkflowEnvironment,
-    manage_store: ManageStore,
-    session_factory: sessionmaker[Session],
-    task_queue: str,
-    tenant: str,
-    branch: str,
+    scene: Scene,
 ) -> None:
-    add_triggers(manage_store, branch, trigger("every5", next_run_at=AS_OF))
+    add_triggers(scene.store, scene.branch, trigger("every5", next_run_at=AS_OF))
     edited = replace(
         trigger("every5", next_run_at=AS_OF),
         cron_expression="0 * * * *",
@@ -322,37 +268,30 @@ async def test_a_user_edit_between_scan_and_advance_wins(
     )
 
     def user_edits(branch_name: str) -> None:
-        """What the API does: a commit, then the sync of its branch into schedule state."""
-        with manage_store.write(branch_name, author="alice", message="hourly now") as unit:
+        """What the API does: a commit, then the sync of its scene.branch into schedule state."""
+        with scene.store.write(branch_name, author="alice", message="hourly now") as unit:
             assert replace_trigger(unit.conn, edited, expected_version=1)
-        with session_factory.begin() as session:
-            sync_branch(manage_store, session, branch_name, datetime(2026, 3, 2, 10, tzinfo=UTC))
+        with scene.sessions.begin() as session:
+            sync_branch(scene.store, session, branch_name, datetime(2026, 3, 2, 10, tzinfo=UTC))
 
-    activities = _activities(
-        manage_store, session_factory, dev_env, task_queue, advance_hook=user_edits
-    )
+    activities = scene.activities(advance_hook=user_edits)
 
     counters = await _tick(activities, AS_OF)
     follow_up = await _tick(activities, "2026-03-02T10:01:00Z")
 
     assert (counters.started, counters.advanced, counters.conflicts) == (1, 0, 1)
-    assert read_trigger(manage_store, branch, "every5") == edited
-    assert schedule_of(session_factory, branch, "every5") == ("2026-03-02T11:00:00Z", None, 0)
-    assert commits(manage_store, branch)[0] == ("alice", "hourly now")
+    assert read_trigger(scene.store, scene.branch, "every5") == edited
+    assert schedule_of(scene.sessions, scene.branch, "every5") == ("2026-03-02T11:00:00Z", None, 0)
+    assert commits(scene.store, scene.branch)[0] == ("alice", "hourly now")
     assert (follow_up.branches_synced, follow_up.due) == (0, 0)
 
 
 async def test_a_crash_between_start_and_advance_loses_and_duplicates_nothing(
-    dev_env: WorkflowEnvironment,
-    manage_store: ManageStore,
-    session_factory: sessionmaker[Session],
-    task_queue: str,
-    tenant: str,
-    branch: str,
+    scene: Scene,
 ) -> None:
     add_triggers(
-        manage_store,
-        branch,
+        scene.store,
+        scene.branch,
         trigger("every5", next_run_at=AS_OF),
         trigger("once", run_at=AS_OF, next_run_at=AS_OF),
     )
@@ -362,46 +301,40 @@ async def test_a_crash_between_start_and_advance_loses_and_duplicates_nothing(
         if crashes:
             raise RuntimeError(f"injected crash before the {crashes.pop()} of {branch_name}")
 
-    activities = _activities(
-        manage_store, session_factory, dev_env, task_queue, advance_hook=crash_once
-    )
+    activities = scene.activities(advance_hook=crash_once)
 
     with pytest.raises(RuntimeError) as crash:
         await _tick(activities, AS_OF)
-    after_crash = schedule_of(session_factory, branch, "once")
+    after_crash = schedule_of(scene.sessions, scene.branch, "once")
     retry = await _tick(activities, "2026-03-02T10:01:00Z")
 
-    assert str(crash.value) == f"injected crash before the advance of {branch}"
+    assert str(crash.value) == f"injected crash before the advance of {scene.branch}"
     assert after_crash == (AS_OF, None, 0)
     assert (retry.due, retry.started, retry.already_started, retry.advanced) == (2, 0, 2, 2)
-    assert schedule_of(session_factory, branch, "once") == (None, AS_OF, 1)
-    assert schedule_of(session_factory, branch, "every5") == ("2026-03-02T10:05:00Z", AS_OF, 1)
+    assert schedule_of(scene.sessions, scene.branch, "once") == (None, AS_OF, 1)
+    assert schedule_of(scene.sessions, scene.branch, "every5") == ("2026-03-02T10:05:00Z", AS_OF, 1)
     for trigger_id in ("every5", "once"):
-        run = await _started(dev_env.client, _run_id(tenant, trigger_id, "20260302T100000Z"))
+        run = await _started(scene.env.client, scene.run_id(trigger_id, "20260302T100000Z"))
         assert run.scheduled_for == AS_OF
 
 
 async def test_300_triggers_due_in_one_minute_dispatch_in_one_tick_within_the_concurrency(
-    dev_env: WorkflowEnvironment,
-    manage_store: ManageStore,
-    session_factory: sessionmaker[Session],
-    task_queue: str,
-    tenant: str,
+    scene: Scene,
 ) -> None:
-    branches = [project_branch(tenant, f"p{i:02}") for i in range(30)]
+    branches = [project_branch(scene.tenant, f"p{i:02}") for i in range(30)]
     for name in branches:
-        add_triggers(manage_store, name, *(trigger(f"t{j}", next_run_at=AS_OF) for j in range(10)))
+        add_triggers(scene.store, name, *(trigger(f"t{j}", next_run_at=AS_OF) for j in range(10)))
     limits = DispatchLimits(max_per_tick=1000, max_per_branch=100, concurrency=8)
-    activities = _activities(manage_store, session_factory, dev_env, task_queue, limits=limits)
-    with manage_store.read() as conn:
+    activities = scene.activities(limits=limits)
+    with scene.store.read() as conn:
         heads = branch_heads(conn)
-    size = manage_store.path.stat().st_size
+    size = scene.store.path.stat().st_size
 
     counters = await _tick(activities, AS_OF)
 
-    with manage_store.read() as conn:
+    with scene.store.read() as conn:
         assert branch_heads(conn) == heads, "a tick commits nothing to the manage store"
-    assert manage_store.path.stat().st_size == size, "a tick appends nothing to its file"
+    assert scene.store.path.stat().st_size == size, "a tick appends nothing to its file"
 
     assert counters == TickCounters(
         generation=1,
@@ -416,35 +349,31 @@ async def test_300_triggers_due_in_one_minute_dispatch_in_one_tick_within_the_co
         next_due_at="2026-03-02T10:05:00Z",
     )
     for name in branches:
-        assert commits(manage_store, name)[0] == ("alice", "add 10 triggers")
+        assert commits(scene.store, name)[0] == ("alice", "add 10 triggers")
     for i in range(30):
         for j in range(10):
-            workflow_id = _run_id(tenant, f"t{j}", "20260302T100000Z", project=f"p{i:02}")
-            assert await _exists(dev_env.client, workflow_id), workflow_id
+            workflow_id = scene.run_id(f"t{j}", "20260302T100000Z", project=f"p{i:02}")
+            assert await _exists(scene.env.client, workflow_id), workflow_id
 
 
 async def test_bounds_pace_a_tick_in_fair_batches_and_drop_no_instant(
-    dev_env: WorkflowEnvironment,
-    manage_store: ManageStore,
-    session_factory: sessionmaker[Session],
-    task_queue: str,
-    tenant: str,
+    scene: Scene,
 ) -> None:
-    big, small, single = (project_branch(tenant, p) for p in ("big", "small", "single"))
+    big, small, single = (project_branch(scene.tenant, p) for p in ("big", "small", "single"))
     add_triggers(
-        manage_store,
+        scene.store,
         big,
         *(trigger(f"b{i}", next_run_at=f"2026-03-02T09:5{i}:00Z") for i in range(6)),
     )
     add_triggers(
-        manage_store,
+        scene.store,
         small,
         trigger("s0", next_run_at="2026-03-02T09:45:00Z"),
         trigger("s1", next_run_at="2026-03-02T09:46:00Z"),
     )
-    add_triggers(manage_store, single, trigger("x0", next_run_at=AS_OF))
+    add_triggers(scene.store, single, trigger("x0", next_run_at=AS_OF))
     limits = DispatchLimits(max_per_tick=5, max_per_branch=3, concurrency=1)
-    activities = _activities(manage_store, session_factory, dev_env, task_queue, limits=limits)
+    activities = scene.activities(limits=limits)
 
     tick = await _tick(activities, "2026-03-02T10:00:00Z")
     after = await _tick(activities, "2026-03-02T10:00:10Z")
@@ -458,7 +387,7 @@ async def test_bounds_pace_a_tick_in_fair_batches_and_drop_no_instant(
         for project, prefix in (("big", "b"), ("small", "s"), ("single", "x"))
         for trigger_id in (f"{prefix}{i}" for i in range(6))
         if await _exists(
-            dev_env.client, _run_id(tenant, trigger_id, "20260302T100000Z", project=project)
+            scene.env.client, scene.run_id(trigger_id, "20260302T100000Z", project=project)
         )
     }
     assert started == {("big", f"b{i}") for i in range(6)} | {
@@ -469,17 +398,12 @@ async def test_bounds_pace_a_tick_in_fair_batches_and_drop_no_instant(
 
 
 async def test_500_triggers_of_one_project_all_fire_for_their_minute_despite_a_bound_of_100(
-    dev_env: WorkflowEnvironment,
-    manage_store: ManageStore,
-    session_factory: sessionmaker[Session],
-    task_queue: str,
-    tenant: str,
-    branch: str,
+    scene: Scene,
 ) -> None:
     every_minute = [trigger(f"m{i}", cron="* * * * *", next_run_at=AS_OF) for i in range(500)]
-    add_triggers(manage_store, branch, *every_minute)
+    add_triggers(scene.store, scene.branch, *every_minute)
     limits = DispatchLimits(max_per_tick=1000, max_per_branch=100, concurrency=50)
-    activities = _activities(manage_store, session_factory, dev_env, task_queue, limits=limits)
+    activities = scene.activities(limits=limits)
 
     counters = await _tick(activities, AS_OF)
     following = await _tick(activities, "2026-03-02T10:01:00Z")
@@ -488,33 +412,29 @@ async def test_500_triggers_of_one_project_all_fire_for_their_minute_despite_a_b
     assert counters.skipped_misfire == 0
     assert (following.due, following.started, following.skipped_misfire) == (500, 500, 0)
     for i in (0, 99, 100, 250, 499):
-        run = await _started(dev_env.client, _run_id(tenant, f"m{i}", "20260302T100000Z"))
+        run = await _started(scene.env.client, scene.run_id(f"m{i}", "20260302T100000Z"))
         assert run.scheduled_for == AS_OF
-        nxt = await _started(dev_env.client, _run_id(tenant, f"m{i}", "20260302T100100Z"))
+        nxt = await _started(scene.env.client, scene.run_id(f"m{i}", "20260302T100100Z"))
         assert nxt.scheduled_for == "2026-03-02T10:01:00Z"
 
 
 async def test_dispatched_runs_are_visible_as_pending_and_missed_ones_as_missed(
-    dev_env: WorkflowEnvironment,
-    manage_store: ManageStore,
-    session_factory: sessionmaker[Session],
-    task_queue: str,
-    tenant: str,
-    branch: str,
+    scene: Scene,
 ) -> None:
     add_triggers(
-        manage_store,
-        branch,
+        scene.store,
+        scene.branch,
         trigger("every5", next_run_at=AS_OF),
         trigger("gone-by", run_at="2026-03-02T08:00:00Z", next_run_at="2026-03-02T08:00:00Z"),
     )
-    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+    activities = scene.activities()
 
     await _tick(activities, AS_OF)
     await _tick(activities, AS_OF)  # a repeated tick records nothing twice
 
-    with session_factory() as session:
-        rows = session.execute(select(Invocation).where(Invocation.tenant_id == tenant)).scalars()
+    with scene.sessions() as session:
+        mine = select(Invocation).where(Invocation.tenant_id == scene.tenant)
+        rows = session.execute(mine).scalars()
         found = [
             (
                 r.trigger_id,
@@ -532,7 +452,7 @@ async def test_dispatched_runs_are_visible_as_pending_and_missed_ones_as_missed(
             AS_OF,
             "scheduled",
             "pending",
-            _run_id(tenant, "every5", "20260302T100000Z"),
+            scene.run_id("every5", "20260302T100000Z"),
             1,
         ),
         (
@@ -540,13 +460,15 @@ async def test_dispatched_runs_are_visible_as_pending_and_missed_ones_as_missed(
             "2026-03-02T08:00:00Z",
             "scheduled",
             "missed",
-            _run_id(tenant, "gone-by", "20260302T080000Z"),
+            scene.run_id("gone-by", "20260302T080000Z"),
             None,
         ),
     ]
-    with session_factory() as session:
+    with scene.sessions() as session:
         missed = session.execute(
-            select(Invocation).where(Invocation.status == "missed", Invocation.tenant_id == tenant)
+            select(Invocation).where(
+                Invocation.status == "missed", Invocation.tenant_id == scene.tenant
+            )
         ).scalar_one()
     assert (missed.status_reason, missed.finished_at) == (
         "missed: more than the misfire grace (3600 s) late when the scheduler reached it at"
@@ -556,23 +478,19 @@ async def test_dispatched_runs_are_visible_as_pending_and_missed_ones_as_missed(
 
 
 async def test_after_a_four_minute_outage_one_run_fires_and_three_are_recorded_missed(
-    dev_env: WorkflowEnvironment,
-    manage_store: ManageStore,
-    session_factory: sessionmaker[Session],
-    task_queue: str,
-    tenant: str,
-    branch: str,
+    scene: Scene,
 ) -> None:
-    add_triggers(manage_store, branch, trigger("minutely", cron="* * * * *", next_run_at=AS_OF))
-    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+    minutely = trigger("minutely", cron="* * * * *", next_run_at=AS_OF)
+    add_triggers(scene.store, scene.branch, minutely)
+    activities = scene.activities()
 
     resumed = await _tick(activities, "2026-03-02T10:03:00Z")
 
     assert (resumed.started, resumed.skipped_misfire) == (1, 3)
-    with session_factory() as session:
+    with scene.sessions() as session:
         rows = session.execute(
             select(Invocation)
-            .where(Invocation.tenant_id == tenant)
+            .where(Invocation.tenant_id == scene.tenant)
             .order_by(Invocation.scheduled_for)
         ).scalars()
         found = [(to_db(r.scheduled_for), r.status, r.status_reason) for r in rows]
@@ -586,27 +504,21 @@ async def test_after_a_four_minute_outage_one_run_fires_and_three_are_recorded_m
 
 
 async def test_a_long_outage_records_the_latest_60_missed_occurrences_and_counts_all(
-    dev_env: WorkflowEnvironment,
-    manage_store: ManageStore,
-    session_factory: sessionmaker[Session],
-    task_queue: str,
-    tenant: str,
-    branch: str,
+    scene: Scene,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    add_triggers(
-        manage_store, branch, trigger("minutely", cron="* * * * *", next_run_at=AS_OF, grace=86400)
-    )
-    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+    minutely = trigger("minutely", cron="* * * * *", next_run_at=AS_OF, grace=86400)
+    add_triggers(scene.store, scene.branch, minutely)
+    activities = scene.activities()
 
     resumed = await _tick(activities, "2026-03-02T13:00:00Z")  # down 10:00 to 13:00
 
     assert (resumed.started, resumed.skipped_misfire) == (1, 180)
-    with session_factory() as session:
+    with scene.sessions() as session:
         missed = (
             session.execute(
                 select(Invocation.scheduled_for)
-                .where(Invocation.tenant_id == tenant, Invocation.status == "missed")
+                .where(Invocation.tenant_id == scene.tenant, Invocation.status == "missed")
                 .order_by(Invocation.scheduled_for)
             )
             .scalars()
@@ -617,25 +529,19 @@ async def test_a_long_outage_records_the_latest_60_missed_occurrences_and_counts
         "2026-03-02T12:00:00Z",
         "2026-03-02T12:59:00Z",
     )
-    assert f"trigger {tenant}/p1/minutely missed 180 occurrences; the latest 60 are recorded" in [
-        r.getMessage() for r in caplog.records
-    ]
+    warning = f"trigger {scene.tenant}/p1/minutely missed 180 occurrences; the latest 60 are"
+    assert f"{warning} recorded" in [r.getMessage() for r in caplog.records]
 
 
 async def test_with_catchup_all_a_four_minute_outage_fires_four_runs_in_order(
-    dev_env: WorkflowEnvironment,
-    manage_store: ManageStore,
-    session_factory: sessionmaker[Session],
-    task_queue: str,
-    tenant: str,
-    branch: str,
+    scene: Scene,
 ) -> None:
     add_triggers(
-        manage_store,
-        branch,
+        scene.store,
+        scene.branch,
         trigger("minutely", cron="* * * * *", next_run_at=AS_OF, catchup="all"),
     )
-    activities = _activities(manage_store, session_factory, dev_env, task_queue)
+    activities = scene.activities()
 
     resumed = await _tick(activities, "2026-03-02T10:03:00Z")
 
@@ -643,20 +549,20 @@ async def test_with_catchup_all_a_four_minute_outage_fires_four_runs_in_order(
     starts = []
     for minute in range(4):
         slot = f"20260302T100{minute}00Z"
-        description = await dev_env.client.get_workflow_handle(
-            _run_id(tenant, "minutely", slot)
+        description = await scene.env.client.get_workflow_handle(
+            scene.run_id("minutely", slot)
         ).describe()
         starts.append(description.start_time)
     assert starts == sorted(starts)
-    assert schedule_of(session_factory, branch, "minutely") == (
+    assert schedule_of(scene.sessions, scene.branch, "minutely") == (
         "2026-03-02T10:04:00Z",
         "2026-03-02T10:03:00Z",
         4,
     )
-    with session_factory() as session:
+    with scene.sessions() as session:
         rows = session.execute(
             select(Invocation.scheduled_for, Invocation.status)
-            .where(Invocation.tenant_id == tenant)
+            .where(Invocation.tenant_id == scene.tenant)
             .order_by(Invocation.scheduled_for)
         ).all()
     assert [(to_db(at), status) for at, status in rows] == [

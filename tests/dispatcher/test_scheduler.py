@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -27,6 +28,21 @@ from tests.dispatcher.conftest import (
 )
 
 HISTORIES = Path(__file__).parent / "histories"
+
+
+async def _run_scheduler(
+    client: Client, task_queue: str, activities: DispatchActivities, ticks: int
+) -> tuple[SchedulerOutcome, RunRecorder]:
+    """Run generation 1 of deployment d1 for `ticks` ticks with a worker; what it started."""
+    recorder = RunRecorder()
+    async with scheduler_worker(client, task_queue, activities, recorder):
+        outcome = await client.execute_workflow(
+            SchedulerWorkflow.run,
+            SchedulerInput(generation=1, deployment_id="d1", stop_after_ticks=ticks),
+            id=scheduler_workflow_id("d1"),
+            task_queue=task_queue,
+        )
+    return outcome, recorder
 
 
 async def _park_before_midnight(env: WorkflowEnvironment) -> datetime:
@@ -99,15 +115,8 @@ async def test_a_one_time_trigger_dispatches_once_and_then_has_no_next_run(
     midnight = await _park_before_midnight(time_skipping_env)
     run_at = to_db(midnight + timedelta(minutes=2))
     add_triggers(manage_store, branch, trigger("once", run_at=run_at, next_run_at=run_at))
-    recorder = RunRecorder()
     activities = DispatchActivities(manage_store, session_factory, client, task_queue)
-    async with scheduler_worker(client, task_queue, activities, recorder):
-        outcome = await client.execute_workflow(
-            SchedulerWorkflow.run,
-            SchedulerInput(generation=1, deployment_id="d1", stop_after_ticks=5),
-            id=scheduler_workflow_id("d1"),
-            task_queue=task_queue,
-        )
+    outcome, recorder = await _run_scheduler(client, task_queue, activities, 5)
     assert outcome == SchedulerOutcome("stopped", ticks=5)
     assert [(run.trigger_id, run.scheduled_for) for run in recorder.runs] == [("once", run_at)]
     assert schedule_of(session_factory, branch, "once") == (None, run_at, 1)
@@ -247,17 +256,10 @@ async def test_a_one_time_trigger_fires_at_its_second_and_cron_keeps_its_minute(
         trigger("every5", next_run_at=to_db(midnight)),
         trigger("once", run_at=to_db(at27), next_run_at=to_db(at27)),
     )
-    recorder = RunRecorder()
     activities = DispatchActivities(manage_store, session_factory, client, task_queue)
-    async with scheduler_worker(client, task_queue, activities, recorder):
-        outcome = await client.execute_workflow(
-            SchedulerWorkflow.run,
-            SchedulerInput(generation=1, deployment_id="d1", stop_after_ticks=3),
-            id=scheduler_workflow_id("d1"),
-            task_queue=task_queue,
-        )
-        once_id = runner_workflow_id(tenant, "p1", "agent-1", "once", to_slot(at27))
-        started = (await client.get_workflow_handle(once_id).describe()).start_time
+    outcome, recorder = await _run_scheduler(client, task_queue, activities, 3)
+    once_id = runner_workflow_id(tenant, "p1", "agent-1", "once", to_slot(at27))
+    started = (await client.get_workflow_handle(once_id).describe()).start_time
 
     # Ticks at 00:00:00 (every5, and "once" known to be due at :27), 00:00:27, 00:01:00.
     assert outcome == SchedulerOutcome("stopped", ticks=3)
@@ -302,17 +304,10 @@ async def test_a_superseded_scheduler_does_not_dispatch_its_early_wake_up(
                 now=midnight,
             )
 
-    recorder = RunRecorder()
     activities = DispatchActivities(
         manage_store, session_factory, client, task_queue, advance_hook=newer_generation_registers
     )
-    async with scheduler_worker(client, task_queue, activities, recorder):
-        outcome = await client.execute_workflow(
-            SchedulerWorkflow.run,
-            SchedulerInput(generation=1, deployment_id="d1", stop_after_ticks=3),
-            id=scheduler_workflow_id("d1"),
-            task_queue=task_queue,
-        )
+    outcome, recorder = await _run_scheduler(client, task_queue, activities, 3)
 
     assert outcome == SchedulerOutcome("superseded", ticks=1)
     assert [run.trigger_id for run in recorder.runs] == ["every5"]
