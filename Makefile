@@ -42,6 +42,7 @@ format: $(TEST_STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/store_age.py
 	$(BIN)/python bench/dispatch_throughput.py
+	$(BIN)/python bench/fire_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

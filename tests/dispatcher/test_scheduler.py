@@ -30,6 +30,13 @@ from tests.dispatcher.conftest import (
 HISTORIES = Path(__file__).parent / "histories"
 
 
+def _last_tick_at(session_factory: sessionmaker[Session]) -> datetime | None:
+    with session_factory() as session:
+        state = current_state(session)
+    assert state is not None
+    return state.last_tick_at
+
+
 async def _run_scheduler(
     client: Client, task_queue: str, activities: DispatchActivities, ticks: int
 ) -> tuple[SchedulerOutcome, RunRecorder]:
@@ -120,10 +127,7 @@ async def test_a_one_time_trigger_dispatches_once_and_then_has_no_next_run(
     assert outcome == SchedulerOutcome("stopped", ticks=5)
     assert [(run.trigger_id, run.scheduled_for) for run in recorder.runs] == [("once", run_at)]
     assert schedule_of(session_factory, branch, "once") == (None, run_at, 1)
-    with session_factory() as session:
-        state = current_state(session)
-        assert state is not None
-        assert state.last_tick_at == midnight + timedelta(minutes=4)
+    assert _last_tick_at(session_factory) == midnight + timedelta(minutes=4)
 
 
 async def test_only_the_newest_generation_dispatches_and_the_older_ends_at_its_next_tick(
@@ -269,10 +273,7 @@ async def test_a_one_time_trigger_fires_at_its_second_and_cron_keeps_its_minute(
     ]
     assert started is not None
     assert at27 <= started < at27 + timedelta(seconds=1)
-    with session_factory() as session:
-        state = current_state(session)
-        assert state is not None
-        assert state.last_tick_at == midnight + timedelta(minutes=1)
+    assert _last_tick_at(session_factory) == midnight + timedelta(minutes=1)
 
 
 async def test_a_superseded_scheduler_does_not_dispatch_its_early_wake_up(

