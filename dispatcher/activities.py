@@ -28,6 +28,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from alerts.events import MISSED, invocation_event, trigger_disabled
 from dispatcher.models import (
     CheckInput,
     DispatchInput,
@@ -49,6 +50,7 @@ from runner.contract import (
     workflow_id_for,
 )
 from runtime_db import scheduler_state
+from runtime_db.alerts import AlertEvent, enqueue
 from runtime_db.invocations import InvocationKey, record_missed, record_pending
 from runtime_db.schedules import (
     DueBatch,
@@ -267,7 +269,8 @@ class DispatchActivities:
         missed = [row for plan in plans for row in _missed_rows(plan, as_of)]
         with self._sessions.begin() as session:
             record_pending(session, runs)
-            record_missed(session, missed, as_of)
+            new = record_missed(session, missed, as_of)
+            enqueue(session, [invocation_event(MISSED, row, as_of) for row in new], as_of)
         return plans
 
     async def _start(self, plan: _Plan, gate: _Gate) -> _Plan | None:
@@ -318,6 +321,7 @@ class DispatchActivities:
                 advanced += 1
                 if plan.invalid is not None:
                     invalid += 1
+                    enqueue(session, [_disabled_event(plan.due, plan.invalid, as_of)], as_of)
                     log.warning(
                         "trigger %s on %s cannot fire and is held: %s",
                         plan.due.trigger_id,
@@ -376,6 +380,18 @@ def _heartbeat(counters: TickCounters) -> None:
         activity.heartbeat(
             {"started": counters.started + counters.already_started, "advanced": counters.advanced}
         )
+
+
+def _disabled_event(due: DueSchedule, reason: str, as_of: datetime) -> AlertEvent:
+    return trigger_disabled(
+        due.tenant_id,
+        due.project_id,
+        due.agent_id,
+        due.trigger_id,
+        due.definition_version,
+        reason,
+        as_of,
+    )
 
 
 def _missed_rows(plan: _Plan, as_of: datetime) -> list[tuple[InvocationKey, str, str]]:

@@ -17,10 +17,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from alerts.events import trigger_disabled
 from manage_db.branches import ProjectRef, parse_branch
 from manage_db.store import ManageStore, branch_head
 from manage_db.timestamps import from_db
 from manage_db.triggers import TriggerRow, list_triggers_at
+from runtime_db.alerts import enqueue
 from runtime_db.schedules import (
     Definition,
     SyncCounts,
@@ -95,6 +97,14 @@ def sync_branch(store: ManageStore, session: Session, branch: str, now: datetime
         return BranchSynced(branch, None, SyncCounts(deleted=dropped))
     definitions = [definition(project, row) for row in rows]
     counts = apply_definitions(session, project.tenant_id, project.project_id, definitions, now)
+    unreadable = [
+        trigger_disabled(
+            d.tenant_id, d.project_id, d.agent_id, d.trigger_id, d.version, d.invalid_reason, now
+        )
+        for d in definitions
+        if d.invalid_reason is not None
+    ]
+    enqueue(session, unreadable, now)
     record_head(session, branch, head, now)
     return BranchSynced(branch, head, counts)
 

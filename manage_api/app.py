@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from manage_api.agents import agent_routes
+from manage_api.alerts import alert_routes
 from manage_api.bulk import bulk_routes
 from manage_api.health import health_routes
 from manage_api.metrics import metrics_routes
@@ -27,4 +28,5 @@ def api_routes(ctx: ServiceContext) -> list[BaseRoute]:
         *trigger_routes(ctx),
         *bulk_routes(ctx),
         *runs_routes(ctx),
+        *alert_routes(ctx),
     ]

@@ -13,8 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from manage_api.models import Health
 from manage_api.routing import Operation, RouteList
-from manage_db.timestamps import to_db
-from runtime_db.scheduler_state import current_state
+from runtime_db.scheduler_state import stall_of
 from service.context import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -77,14 +76,5 @@ async def _check_temporal(ctx: ServiceContext) -> None:
 def _scheduler_stalled(ctx: ServiceContext) -> str | None:
     """Why the registered scheduler looks stalled (no tick for 3 tick periods), or None."""
     with ctx.session_factory() as session:
-        state = current_state(session)
-    if state is None:
-        return None
-    last = state.last_tick_at or state.registered_at
-    silence = ctx.now() - last
-    if silence <= timedelta(seconds=3 * ctx.tick_seconds):
-        return None
-    return (
-        f"the scheduler (generation {state.generation}) has not ticked since {to_db(last)}:"
-        f" {int(silence.total_seconds())} s, more than 3 ticks of {ctx.tick_seconds} s"
-    )
+        stall = stall_of(session, ctx.now(), ctx.tick_seconds)
+    return stall.reason if stall is not None else None

@@ -27,7 +27,7 @@ from service.triggers import Versions
 MAX_BODY_BYTES = 1024 * 1024
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 _STRONG_ETAG = re.compile(r'^"(\d{1,18})"$')
-_PATH_IDS = ("tenant_id", "project_id", "agent_id", "trigger_id")
+_PATH_IDS = ("tenant_id", "project_id", "agent_id", "trigger_id", "alert_id")
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.fields import Id, Timestamp
-from service.inputs import AgentEndpoint, TriggerCreate, TriggerFields
+from service.inputs import AgentEndpoint, AlertEventName, TriggerCreate, TriggerFields
 
 _NEXT_CURSOR = Field(
     description="Pass as `cursor` for the next page; null on the last page.",
@@ -221,3 +221,35 @@ class ProblemDetails(BaseModel):
     status: int
     detail: str
     errors: list[FieldError] | None = None
+
+
+class AlertHook(BaseModel):
+    id: Id
+    url: str
+    events: list[AlertEventName]
+    secret_env: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class AlertHookList(BaseModel):
+    items: list[AlertHook]
+
+
+class AlertDelivery(BaseModel):
+    """One alert for one hook: `pending` while it is being posted (and retried), then
+    `delivered` or `failed` (retries exhausted, with the last error)."""
+
+    id: str
+    event: AlertEventName
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    http_status: int | None
+    last_error: str | None
+    created_at: Timestamp
+    finished_at: Timestamp | None
+    payload: dict[str, Any] = Field(description="The body that was (or is being) posted.")
+
+
+class AlertDeliveryList(BaseModel):
+    items: list[AlertDelivery]

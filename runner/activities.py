@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from alerts.events import ended_event
 from manage_db.agents import AgentRow, read_agent_at
 from manage_db.branches import project_branch
 from manage_db.ids import check_id
@@ -50,6 +51,7 @@ from runner.templates import (
     check_message_size,
     render,
 )
+from runtime_db.alerts import enqueue
 from runtime_db.invocations import (
     TERMINAL_STATUSES,
     InvocationKey,
@@ -145,7 +147,7 @@ class RunnerActivities:
                     session, row.id, status=decision.status, reason=decision.reason, now=input.now
                 )
                 assert closed is not None
-                _ended(closed)
+                _ended(session, closed, input.now)
                 return Plan(str(row.id), closed.status, closed.status_reason)
             settings = decision.trigger
             worst_case = worst_case_seconds(
@@ -219,7 +221,7 @@ class RunnerActivities:
                     f"invocation {input.invocation_id} is gone", non_retryable=True
                 )
             if closed:
-                _ended(row)
+                _ended(session, row, input.now)
             return Finished(row.status, row.status_reason)
 
     def _definitions(self, run: RunnerInput) -> tuple[TriggerRow | None, AgentRow | None]:
@@ -366,9 +368,13 @@ def _observe_attempt(input: DeliverInput, started_at: datetime, result: Delivery
         log.warning("delivery attempt failed", extra={"fields": fields})
 
 
-def _ended(row: Invocation) -> None:
-    """An invocation this process just closed: counted, and a final failure logged."""
+def _ended(session: Session, row: Invocation, now: datetime) -> None:
+    """An invocation this process just closed: counted, its alert (a final failure, an overlap
+    skip) written in the same transaction, and a final failure logged."""
     INVOCATIONS.labels(status=row.status).inc()
+    event = ended_event(row, now)
+    if event is not None:
+        enqueue(session, [event], now)
     if row.status == "failed":
         fields = {
             "tenant": row.tenant_id,

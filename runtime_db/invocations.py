@@ -80,19 +80,21 @@ def record_pending(session: Session, runs: list[tuple[InvocationKey, str, int | 
         _row_values(key, workflow_id, status="pending", trigger_version=version)
         for key, workflow_id, version in runs
     ]
-    return _insert_new(session, rows)
+    return len(_insert_new(session, rows))
 
 
 def record_missed(
     session: Session, missed: list[tuple[InvocationKey, str, str]], now: datetime
-) -> int:
+) -> list[Invocation]:
     """Rows for occurrences not fired, each (key, workflow id it would have had, reason), ended
-    as `missed`. Idempotent like `record_pending`; returns how many rows were new."""
+    as `missed`. Idempotent like `record_pending`; returns the rows that are new (unattached
+    objects, for the alerts they raise)."""
     rows = [
         _row_values(key, workflow_id, status="missed", status_reason=reason, finished_at=now)
         for key, workflow_id, reason in missed
     ]
-    return _insert_new(session, rows)
+    new = set(_insert_new(session, rows))
+    return [Invocation(**row) for row in rows if row["id"] in new]
 
 
 def _row_values(key: InvocationKey, workflow_id: str, **values: object) -> dict[str, object]:
@@ -111,14 +113,17 @@ def _row_values(key: InvocationKey, workflow_id: str, **values: object) -> dict[
     }
 
 
-def _insert_new(session: Session, rows: list[dict[str, object]]) -> int:
+def _insert_new(session: Session, rows: list[dict[str, object]]) -> list[uuid.UUID]:
     """Insert in statements of at most `_ROWS_PER_STATEMENT` rows (PostgreSQL takes 65,535
-    parameters a statement); rows that exist already are kept as they are."""
-    inserted = 0
+    parameters a statement); rows that exist already are kept as they are. Returns the ids of
+    the rows inserted."""
+    inserted: list[uuid.UUID] = []
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        result = session.execute(insert(Invocation).values(chunk).on_conflict_do_nothing())
-        inserted += int(getattr(result, "rowcount", 0) or 0)
+        result = session.execute(
+            insert(Invocation).values(chunk).on_conflict_do_nothing().returning(Invocation.id)
+        )
+        inserted.extend(result.scalars())
     return inserted
 
 

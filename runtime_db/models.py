@@ -197,6 +197,57 @@ class InvocationAttempt(Base):
     invocation: Mapped[Invocation] = relationship(back_populates="attempts")
 
 
+class AlertHook(Base):
+    """A project's alert webhook: which events are posted where, signed with which secret."""
+
+    __tablename__ = "alert_hooks"
+
+    tenant_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    events: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    # The name of an environment variable of the worker holding the HMAC secret (never the secret).
+    secret_env: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class AlertDelivery(Base):
+    """One event for one hook: written in the transaction that noticed the event (an outbox),
+    then posted by its own workflow. `dedupe_key` makes noticing the same event twice harmless."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "project_id", "hook_id", "dedupe_key", name="alert_deliveries_key"
+        ),
+        Index(
+            "alert_deliveries_unstarted",
+            "created_at",
+            postgresql_where=text("workflow_started_at IS NULL"),
+        ),
+        Index(
+            "alert_deliveries_hook", "tenant_id", "project_id", "hook_id", text("created_at DESC")
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[str] = mapped_column(String(63), nullable=False)
+    project_id: Mapped[str] = mapped_column(String(63), nullable=False)
+    hook_id: Mapped[str] = mapped_column(String(63), nullable=False)
+    event: Mapped[str] = mapped_column(String(40), nullable=False)
+    dedupe_key: Mapped[str] = mapped_column(Text, nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    workflow_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class ApiKey(Base):
     """Only the SHA-256 of a key is stored; the key itself is shown once, at creation."""
 

@@ -6,7 +6,7 @@ Functions take a session and never commit; the caller owns the transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -131,4 +131,33 @@ def started_generations_before(session: Session, generation: int) -> list[Schedu
             )
             .order_by(SchedulerGeneration.generation)
         ).scalars()
+    )
+
+
+@dataclass(frozen=True)
+class Stall:
+    """A registered scheduler silent for more than 3 tick periods."""
+
+    generation: int
+    last_tick_at: datetime
+    reason: str
+
+
+def stall_of(session: Session, now: datetime, tick_seconds: int) -> Stall | None:
+    """The registered scheduler's stall, or None while it ticks (or none is registered)."""
+    state = current_state(session)
+    if state is None:
+        return None
+    last = state.last_tick_at or state.registered_at
+    silence = now - last
+    if silence <= timedelta(seconds=3 * tick_seconds):
+        return None
+    stamp = last.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Stall(
+        generation=state.generation,
+        last_tick_at=last,
+        reason=(
+            f"the scheduler (generation {state.generation}) has not ticked since {stamp}:"
+            f" {int(silence.total_seconds())} s, more than 3 ticks of {tick_seconds} s"
+        ),
     )

@@ -50,6 +50,35 @@ class ProjectCreate(Request):
     description: Description | None = None
 
 
+AlertEventName = Literal[
+    "invocation.failed", "invocation.missed", "trigger.disabled", "scheduler.stalled"
+]
+
+
+class AlertHookPut(Request):
+    url: Url
+    events: list[AlertEventName] = Field(
+        min_length=1,
+        max_length=4,
+        description="`invocation.failed`: a final failure; `invocation.missed`: an occurrence not "
+        "fired (beyond the misfire grace, coalesced, or skipped by the overlap policy); "
+        "`trigger.disabled`: the system stopped a trigger whose stored definition cannot fire; "
+        "`scheduler.stalled`: no tick for 3 tick periods.",
+    )
+    secret_env: EnvName | None = Field(
+        None,
+        description="Name of an environment variable of the worker holding the HMAC secret; "
+        "alerts then carry `X-Timekeeper-Signature: sha256=<hex>`.",
+    )
+
+    @field_validator("events")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate", "each event may be listed once")
+        return value
+
+
 class AgentEndpoint(Request):
     url: Url
     protocol: Literal["webhook", "a2a"] = Field(
@@ -159,6 +188,10 @@ class PageQuery(_Query):
         max_length=200,
         description="`next_cursor` of the previous page; omit for the first page.",
     )
+
+
+class DeliveryQuery(_Query):
+    limit: int = Field(default=50, ge=1, le=200, description="How many, newest first; 1..200.")
 
 
 INVOCATION_STATUSES = OPEN_STATUSES + TERMINAL_STATUSES

@@ -16,6 +16,7 @@ from manage_db.projects import read_project_at as _read_project_at
 from manage_db.store import branch_heads, create_branch, delete_branch
 from manage_db.timestamps import to_db
 from manage_db.triggers import list_triggers, replace_trigger
+from runtime_db.alerts import delete_project_hooks
 from service.context import ServiceContext
 from service.errors import Conflict
 from service.inputs import ProjectCreate
@@ -84,3 +85,5 @@ def delete_project(ctx: ServiceContext, scope: Scope) -> None:
     with ctx.store.read() as conn:
         delete_branch(conn, project_branch(scope.tenant_id, scope.project_id))
     sync_schedules(ctx, scope)
+    with ctx.session_factory.begin() as session:
+        delete_project_hooks(session, scope.tenant_id, scope.project_id)

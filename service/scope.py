@@ -17,3 +17,4 @@ class Scope:
     project_id: str = ""
     agent_id: str = ""
     trigger_id: str = ""
+    alert_id: str = ""

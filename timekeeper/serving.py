@@ -15,6 +15,7 @@ import uvicorn
 from prometheus_client import start_http_server
 from temporalio.client import Client
 
+from alerts.pump import AlertPump
 from audit.run import AuditContext
 from deploy_hooks.routes import DeployContext
 from dispatcher.control import ensure_scheduler
@@ -24,7 +25,7 @@ from telemetry.metrics import REGISTRY
 from timekeeper.app import create_app
 from timekeeper.settings import Settings, task_queue_for
 from timekeeper.wiring import Stores, connect_temporal
-from timekeeper.worker import WorkerDeps, build_worker
+from timekeeper.worker import WorkerDeps, build_alert_worker, build_worker
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +81,22 @@ async def serve(
     server: _Server | None = None
     async with httpx.AsyncClient() as http:
         with ThreadPoolExecutor(max_workers=64) as executor:
-            worker = None
+            worker = alert_worker = None
             if run_worker:
                 deps = WorkerDeps(settings, client, stores.session_factory, stores.manage, http)
                 worker = build_worker(deps, executor)
+                alert_worker = build_alert_worker(deps, executor)
                 if settings.metrics_port is not None:
                     start_http_server(settings.metrics_port, settings.api_host, registry=REGISTRY)
                 tasks.append(asyncio.create_task(worker.run()))
+                tasks.append(asyncio.create_task(alert_worker.run()))
+                pump = AlertPump(
+                    client,
+                    stores.session_factory,
+                    settings.effective_task_queue,
+                    settings.tick_seconds,
+                )
+                tasks.append(asyncio.create_task(pump.run(stop)))
                 tasks.append(asyncio.create_task(_maintenance(settings, stores).run(stop)))
                 try:
                     await ensure_scheduler(
@@ -137,5 +147,7 @@ async def serve(
                 server.should_exit = True
             if worker is not None:
                 await worker.shutdown()
+            if alert_worker is not None:
+                await alert_worker.shutdown()
             stopper.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

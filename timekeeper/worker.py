@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from alerts.activities import AlertActivities
+from alerts.models import alerts_queue
+from alerts.workflows import AlertWorkflow
 from dispatcher.activities import DispatchActivities
 from dispatcher.models import DispatchLimits
 from dispatcher.workflows import SchedulerWorkflow
@@ -63,4 +66,18 @@ def build_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker:
         activities=activities,
         activity_executor=executor,
         max_concurrent_activities=64,
+    )
+
+
+def build_alert_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker:
+    """Alerts on their own task queue: a hanging alert endpoint holds only these slots, never
+    one a run needs."""
+    alerts = AlertActivities(deps.session_factory, deps.http)
+    return Worker(
+        deps.client,
+        task_queue=alerts_queue(deps.settings.effective_task_queue),
+        workflows=[AlertWorkflow],
+        activities=alerts.callables(),
+        activity_executor=executor,
+        max_concurrent_activities=32,
     )

@@ -1,0 +1,1 @@
+"""Alert webhooks: events worth a human's attention, posted signed to a project's hooks."""

@@ -1,0 +1,28 @@
+"""Inputs and outputs of the alert workflow and its activities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALERT_WORKFLOW = "timekeeper.alert"
+
+
+def alert_workflow_id(delivery_id: str) -> str:
+    return f"alert-{delivery_id}"
+
+
+def alerts_queue(task_queue: str) -> str:
+    """Alerts have their own task queue and worker: a hanging alert endpoint holds only alert
+    slots, never a run's."""
+    return f"{task_queue}-alerts"
+
+
+@dataclass(frozen=True)
+class AlertInput:
+    delivery_id: str
+
+
+@dataclass(frozen=True)
+class GiveUpInput:
+    delivery_id: str
+    error: str
