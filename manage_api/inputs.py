@@ -73,8 +73,13 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-async def json_object(request: Request, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
+async def json_object(
+    request: Request, max_bytes: int = MAX_BODY_BYTES, *, optional: bool = False
+) -> dict[str, Any]:
+    """The body as a JSON object; with `optional`, no body at all reads as `{}`."""
     raw = await read_body(request, max_bytes)
+    if optional and not raw.strip():
+        return {}
     try:
         data = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):

@@ -43,6 +43,12 @@ class AgentList(BaseModel):
     items: list[Agent]
 
 
+class Pause(BaseModel):
+    note: str | None = Field(description="Why, as given to `disable` (null without a note).")
+    by: str = Field(description="The principal that disabled the trigger.")
+    at: Timestamp
+
+
 class Trigger(TriggerFields):
     """A trigger as stored: every user field, and what the server manages."""
 
@@ -65,6 +71,14 @@ class Trigger(TriggerFields):
     schedule_description: str = Field(
         description="The schedule in plain English, in its timezone: `At 09:00, Monday through"
         " Friday (Europe/Berlin)`, `Every 5 minutes`, `Once, at 2027-01-01 09:00 (Europe/Paris)`."
+    )
+    status: Literal["active", "paused", "completed"] = Field(
+        description="`paused`: disabled by a user (see `pause`); `completed`: nothing is left to"
+        " fire (a one-time trigger that fired; see `completed_reason`); else `active`."
+    )
+    completed_reason: str | None = None
+    pause: Pause | None = Field(
+        None, description="While paused: why, by whom and when; null when enabled."
     )
 
 

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.responses import JSONResponse
 
-from manage_api.models import Trigger
+from manage_api.models import Pause, Trigger
 from manage_api.problems import etag
 from manage_db.describe import describe_schedule
 from manage_db.timestamps import from_db
 from manage_db.triggers import TriggerRow
 from service.scope import Scope
+from service.triggers import status_of
 
 
 def trigger_body(row: TriggerRow) -> Trigger:
     fields: dict[str, Any] = {
         name: getattr(row, name) for name in Trigger.model_fields if hasattr(row, name)
     }
+    status, completed_reason = status_of(row)
     return Trigger.model_construct(
-        **{**fields, "payload": row.payload_dict, "schedule_description": _description(row)}
+        **{
+            **fields,
+            "payload": row.payload_dict,
+            "schedule_description": _description(row),
+            "pause": Pause.model_validate(json.loads(row.pause)) if row.pause else None,
+            "status": status,
+            "completed_reason": completed_reason,
+        }
     )
 
 

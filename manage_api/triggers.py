@@ -32,7 +32,14 @@ from manage_api.trigger_bodies import trigger_body, trigger_location, trigger_re
 from manage_db.timestamps import to_db
 from service import trigger_history, triggers
 from service.context import ServiceContext
-from service.inputs import PageQuery, RevertRequest, TriggerCreate, TriggerPatch, UpcomingQuery
+from service.inputs import (
+    DisableBody,
+    PageQuery,
+    RevertRequest,
+    TriggerCreate,
+    TriggerPatch,
+    UpcomingQuery,
+)
 
 AGENT_TRIGGERS = AGENT + "/triggers"
 TRIGGER = AGENT_TRIGGERS + "/{trigger_id}"
@@ -136,17 +143,20 @@ def trigger_routes(ctx: ServiceContext) -> RouteList:
         TRIGGER + "/disable",
         Operation(
             "disableTrigger",
-            "Disable; cancels pending runs",
+            "Pause, with an optional note; cancels pending runs",
             Trigger,
+            body=DisableBody,
             errors=(412,),
             headers=_VERSIONED,
         ),
     )
     async def disable(request: Request) -> Response:
         scope = await path_scope(request, ctx)
-        return trigger_response(
-            await run_in_threadpool(triggers.set_enabled, ctx, scope, if_match(request), False)
+        note = parse_body(DisableBody, await json_object(request, optional=True)).note
+        row = await run_in_threadpool(
+            triggers.set_enabled, ctx, scope, if_match(request), False, note
         )
+        return trigger_response(row)
 
     @routes.get(
         TRIGGER + "/history",

@@ -75,9 +75,14 @@ _V1 = (
 # fires every one, in order. Existing triggers keep today's behaviour through the default.
 _V2 = ("alter table triggers add column catchup text not null default 'latest'",)
 
+# `pause`: who disabled a trigger, when, and why (JSON), kept while it stays disabled. Triggers
+# disabled before this version have none: their pause is unknown.
+_V3 = ("alter table triggers add column pause text",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "projects, agents and triggers", _V1),
     Migration(2, "catchup policy of triggers", _V2),
+    Migration(3, "pause notes of triggers", _V3),
 )
 
 

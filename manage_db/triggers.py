@@ -22,6 +22,7 @@ SERVER_FIELDS = (
     "request_key",
     "created_at",
     "updated_at",
+    "pause",
 )
 
 
@@ -49,6 +50,8 @@ class TriggerRow:
     request_key: str | None
     created_at: str
     updated_at: str
+    # JSON `{"note", "by", "at"}` while a user has the trigger disabled; None when enabled.
+    pause: str | None = None
 
     @property
     def payload_dict(self) -> dict[str, Any]:

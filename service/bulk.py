@@ -18,7 +18,13 @@ from service.errors import Conflict, FieldError, InvalidFields, invalid
 from service.inputs import BulkTrigger, BulkTriggers
 from service.project_access import project_write
 from service.scope import Scope
-from service.trigger_rules import cancels_pending, changed_row, create_values, new_row
+from service.trigger_rules import (
+    Pausing,
+    cancels_pending,
+    changed_row,
+    create_values,
+    new_row,
+)
 from service.triggers import effective
 
 
@@ -63,6 +69,7 @@ def _plan(
     now: datetime,
     prefix: str,
     cap: int,
+    by: Pausing,
 ) -> _Plan:
     if item.agent_id not in agents:
         raise invalid(prefix + "agent_id", f"agent {item.agent_id} not found")
@@ -70,7 +77,7 @@ def _plan(
     if existing is None:
         row = new_row(
             values, trigger_id=item.id, agent_id=item.agent_id, request_key=None, now=now,
-            prefix=prefix, cap=cap,
+            prefix=prefix, cap=cap, by=by,
         )  # fmt: skip
         return _Plan(None, row)
     if existing.agent_id != item.agent_id:
@@ -80,8 +87,9 @@ def _plan(
         )
     run_at_is_new = values["run_at"] is not None and values["run_at"] != existing.run_at
     new = changed_row(
-        existing, values, now=now, require_future_run_at=run_at_is_new, prefix=prefix, cap=cap
-    )
+        existing, values, now=now, require_future_run_at=run_at_is_new, prefix=prefix, cap=cap,
+        by=by,
+    )  # fmt: skip
     return _Plan(existing, new)
 
 
@@ -98,7 +106,10 @@ def upsert_triggers(ctx: ServiceContext, scope: Scope, body: BulkTriggers) -> Bu
             try:
                 existing = get_trigger(write.conn, item.id)
                 prefix = f"triggers.{index}."
-                plans.append(_plan(item, existing, agents, now, prefix, ctx.max_message_bytes))
+                cap = ctx.max_message_bytes
+                plans.append(
+                    _plan(item, existing, agents, now, prefix, cap, Pausing(scope.principal))
+                )
             except InvalidFields as exc:
                 errors.extend(exc.errors)
         if errors:

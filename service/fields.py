@@ -131,6 +131,15 @@ Description = Annotated[
     ),
     AfterValidator(_check_text),
 ]
+Note = Annotated[
+    str,
+    Field(
+        max_length=500,
+        description="Up to 500 characters; newline and tab allowed, other control and "
+        "bidirectional override characters are not.",
+    ),
+    AfterValidator(_check_text),
+]
 Timestamp = Annotated[
     str, Field(json_schema_extra={"format": "date-time"}, description="UTC, YYYY-MM-DDTHH:MM:SSZ.")
 ]

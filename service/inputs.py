@@ -28,6 +28,7 @@ from service.fields import (
     MessageTemplate,
     MisfireGrace,
     Name,
+    Note,
     OverlapPolicy,
     Payload,
     RetryDelay,
@@ -77,6 +78,10 @@ class AlertHookPut(Request):
         if len(set(value)) != len(value):
             raise PydanticCustomError("duplicate", "each event may be listed once")
         return value
+
+
+class DisableBody(Request):
+    note: Note | None = Field(None, description="Why the trigger is paused; shown with it.")
 
 
 class AgentEndpoint(Request):

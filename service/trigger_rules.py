@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -127,6 +127,24 @@ def _columns(values: dict[str, Any]) -> dict[str, Any]:
     return {**values, "payload": payload}
 
 
+@dataclass(frozen=True)
+class Pausing:
+    """Who makes a change, and the note a disable carries: a trigger disabled by it records
+    them as its `pause`."""
+
+    by: str
+    note: str | None = None
+
+
+def _pause(by: Pausing, now: datetime) -> str:
+    return json.dumps({"note": by.note, "by": by.by, "at": to_db(now)}, ensure_ascii=False)
+
+
+def _note(row: TriggerRow) -> str | None:
+    note: str | None = json.loads(row.pause).get("note") if row.pause else None
+    return note
+
+
 def new_row(
     values: dict[str, Any],
     *,
@@ -136,6 +154,7 @@ def new_row(
     now: datetime,
     prefix: str = "",
     cap: int = MAX_MESSAGE_BYTES,
+    by: Pausing | None = None,
 ) -> TriggerRow:
     """A trigger at version 1; raises InvalidFields for a schedule a create may not have."""
     check_schedule(values, now=now, require_future_run_at=True, prefix=prefix)
@@ -151,6 +170,7 @@ def new_row(
         request_key=request_key,
         created_at=stamp,
         updated_at=stamp,
+        pause=None if values["enabled"] or by is None else _pause(by, now),
     )
 
 
@@ -162,15 +182,27 @@ def changed_row(
     require_future_run_at: bool = False,
     prefix: str = "",
     cap: int = MAX_MESSAGE_BYTES,
+    by: Pausing | None = None,
 ) -> TriggerRow | None:
     """The next version of `current` with `values`, or None when nothing a user sees changes.
 
     `next_run_at` is recomputed from now when the schedule changes or the trigger is enabled
     (or enabled without one); otherwise it is kept, so an edit of the message does not move the
-    schedule. Disabled triggers have none.
+    schedule. Disabled triggers have none. Disabling records `by` as the pause (a disable of a
+    disabled trigger with another note replaces the note); enabling clears it.
     """
     if values == user_values(current):
-        return None
+        if current.enabled or by is None or by.note is None or _note(current) == by.note:
+            return None
+        return replace(
+            current, pause=_pause(by, now), version=current.version + 1, updated_at=to_db(now)
+        )
+    if values["enabled"]:
+        pause = None
+    elif current.enabled and by is not None:
+        pause = _pause(by, now)
+    else:
+        pause = current.pause
     check_schedule(values, now=now, require_future_run_at=require_future_run_at, prefix=prefix)
     check_template_payload(values, now=now, prefix=prefix, cap=cap)
     recompute = (
@@ -190,6 +222,7 @@ def changed_row(
         next_run_at=next_run_at,
         version=current.version + 1,
         updated_at=to_db(now),
+        pause=pause,
     )
 
 

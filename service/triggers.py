@@ -37,6 +37,7 @@ from service.paging import Page, decode_cursor, page_of
 from service.project_access import project_read, project_write
 from service.scope import Scope
 from service.trigger_rules import (
+    Pausing,
     cancels_pending,
     changed_row,
     create_values,
@@ -136,6 +137,7 @@ def create_trigger(
             request_key=request_key,
             now=now,
             cap=ctx.max_message_bytes,
+            by=Pausing(scope.principal),
         )
         insert_trigger(write.conn, row)
     return _one(ctx, scope, row), True
@@ -185,6 +187,7 @@ def change_trigger(
     message_of: Callable[[TriggerRow, TriggerRow], str],
     *,
     require_future_run_at: bool = False,
+    note: str | None = None,
 ) -> TriggerRow:
     """Apply one change as one commit; a change that alters nothing commits nothing."""
     with project_write(ctx, scope, f"update trigger {scope.trigger_id}") as write:
@@ -196,6 +199,7 @@ def change_trigger(
             now=ctx.now(),
             require_future_run_at=require_future_run_at,
             cap=ctx.max_message_bytes,
+            by=Pausing(scope.principal, note),
         )
         if new is None:
             return _one(ctx, scope, current)
@@ -228,14 +232,22 @@ def patch_trigger(
     )
 
 
-def set_enabled(ctx: ServiceContext, scope: Scope, if_match: Versions, enabled: bool) -> TriggerRow:
+def set_enabled(
+    ctx: ServiceContext,
+    scope: Scope,
+    if_match: Versions,
+    enabled: bool,
+    note: str | None = None,
+) -> TriggerRow:
+    """Enable, or disable (pause) with an optional note, recorded with who and when."""
     verb = "enable" if enabled else "disable"
     return change_trigger(
         ctx,
         scope,
         if_match,
         lambda conn, current: {**user_values(current), "enabled": enabled},
-        lambda old, new: f"{verb} trigger {new.id}",
+        lambda old, new: f"{verb} trigger {new.id}" + (f": {note}" if note else ""),
+        note=note,
     )
 
 
@@ -249,3 +261,15 @@ def delete_trigger(ctx: ServiceContext, scope: Scope, if_match: Versions) -> Non
             agent_id=scope.agent_id,
             trigger_ids=[scope.trigger_id],
         )
+
+
+def status_of(row: TriggerRow) -> tuple[str, str | None]:
+    """`active`, `paused` (disabled by a user) or `completed` (nothing left to fire), with the
+    reason a trigger completed; `row` is the effective one (schedule state overlaid)."""
+    if not row.enabled:
+        return "paused", None
+    if row.run_at is not None and row.next_run_at is None:
+        if row.last_scheduled_for is not None:
+            return "completed", f"fired once, at {row.last_scheduled_for}"
+        return "completed", f"its one-time instant {row.run_at} passed without a run"
+    return "active", None

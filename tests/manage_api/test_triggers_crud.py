@@ -36,8 +36,17 @@ def _expected(**overrides: object) -> dict[str, object]:
         "created_at": "2026-03-02T12:00:30Z",
         "updated_at": "2026-03-02T12:00:30Z",
         "schedule_description": "At 02:30 (Europe/Berlin)",
+        "status": "active",
+        "completed_reason": None,
+        "pause": None,
         **overrides,
     }
+
+
+PAUSED = {
+    "status": "paused",
+    "pause": {"note": None, "by": "acme-alice", "at": "2026-03-02T12:00:30Z"},
+}
 
 
 async def test_create_applies_defaults_and_commits_once_as_the_caller(web: Api) -> None:
@@ -89,7 +98,7 @@ async def test_one_time_trigger_is_due_at_run_at(web: Api) -> None:
 
 async def test_a_trigger_created_disabled_has_no_next_run(web: Api) -> None:
     response = await web.call("POST", TRIGGERS, json=nightly(enabled=False))
-    assert response.json() == _expected(enabled=False, next_run_at=None)
+    assert response.json() == _expected(enabled=False, next_run_at=None, **PAUSED)
 
 
 async def test_a_fired_one_time_trigger_has_no_next_run_until_rearmed_with_a_new_run_at(
@@ -110,6 +119,10 @@ async def test_a_fired_one_time_trigger_has_no_next_run_until_rearmed_with_a_new
         True,
         None,
         "2026-03-02T13:00:00Z",
+    )
+    assert (fired["status"], fired["completed_reason"]) == (
+        "completed",
+        "fired once, at 2026-03-02T13:00:00Z",
     )
     past = await web.call("PATCH", once, json={"run_at": "2026-03-02T13:30:00Z"})
     assert past.status_code == 422
@@ -144,7 +157,9 @@ async def test_a_patch_that_only_disables_keeps_everything_else(web: Api) -> Non
     await web.call("POST", TRIGGERS, json=nightly(max_retries=5))
     response = await web.call("PATCH", NIGHTLY, json={"enabled": False})
     assert response.status_code == 200
-    assert response.json() == _expected(enabled=False, max_retries=5, next_run_at=None, version=2)
+    assert response.json() == _expected(
+        enabled=False, max_retries=5, next_run_at=None, version=2, **PAUSED
+    )
     assert web.log()[0] == ("acme-alice", "update trigger nightly: enabled")
 
 
@@ -204,7 +219,7 @@ async def test_disable_then_enable_recomputes_from_now(web: Api) -> None:
     await web.call("POST", TRIGGERS, json=nightly())
     disabled = await web.call("POST", NIGHTLY + "/disable")
     assert disabled.status_code == 200
-    assert disabled.json() == _expected(enabled=False, next_run_at=None, version=2)
+    assert disabled.json() == _expected(enabled=False, next_run_at=None, version=2, **PAUSED)
     assert web.log()[0] == ("acme-alice", "disable trigger nightly")
 
     web.clock.now = web.clock.now.replace(day=10)
@@ -215,6 +230,40 @@ async def test_disable_then_enable_recomputes_from_now(web: Api) -> None:
     )
     assert enabled.headers["etag"] == '"3"'
     assert web.log()[0] == ("acme-alice", "enable trigger nightly")
+
+
+async def test_disable_with_a_note_records_it_and_enable_clears_it(web: Api) -> None:
+    await web.call("POST", TRIGGERS, json=nightly())
+    web.clock.now = web.clock.now.replace(hour=13)
+    note = "Vendor API down; resume after INC-42\nis closed"
+    disabled = await web.call("POST", NIGHTLY + "/disable", json={"note": note})
+    assert disabled.status_code == 200
+    pause = {"note": note, "by": "acme-alice", "at": "2026-03-02T13:00:30Z"}
+    assert (disabled.json()["status"], disabled.json()["pause"]) == ("paused", pause)
+    assert web.log()[0] == ("acme-alice", f"disable trigger nightly: {note}")
+
+    web.clock.now = web.clock.now.replace(hour=14)
+    renoted = await web.call("POST", NIGHTLY + "/disable", json={"note": "still down"})
+    assert renoted.json()["pause"] == {**pause, "note": "still down", "at": "2026-03-02T14:00:30Z"}
+    assert renoted.json()["version"] == 3
+    same = await web.call("POST", NIGHTLY + "/disable", json={"note": "still down"})
+    assert same.json()["version"] == 3
+    got = await web.call("GET", NIGHTLY)
+    assert got.json()["pause"]["note"] == "still down"
+
+    enabled = await web.call("POST", NIGHTLY + "/enable")
+    assert (enabled.json()["status"], enabled.json()["pause"]) == ("active", None)
+
+
+async def test_a_bad_note_gets_a_422_and_changes_nothing(web: Api) -> None:
+    await web.call("POST", TRIGGERS, json=nightly())
+    before = web.log()
+    for body in ({"note": "x" * 501}, {"note": "bell\u0007"}, {"reason": "x"}, {"note": 5}):
+        refused = await web.call("POST", NIGHTLY + "/disable", json=body)
+        assert refused.status_code == 422, body
+        assert [e["field"] for e in refused.json()["errors"]] == [next(iter(body))]
+    assert web.log() == before
+    assert (await web.call("GET", NIGHTLY)).json()["status"] == "active"
 
 
 async def test_enabling_an_enabled_trigger_is_a_no_op(web: Api) -> None:

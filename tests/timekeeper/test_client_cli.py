@@ -74,8 +74,8 @@ def test_projects_agents_and_triggers_as_tables(
 
     assert listed == (
         0,
-        "ID     ENABLED  SCHEDULE                 NEXT RUN\n"
-        "daily  yes      At 09:00 (Europe/Paris)  "
+        "ID     STATUS  SCHEDULE                 NEXT RUN\n"
+        "daily  active  At 09:00 (Europe/Paris)  "
         "2026-03-03 09:00 Europe/Paris (2026-03-03T08:00:00Z)\n",
         "",
     )
@@ -103,8 +103,8 @@ def test_json_output_is_the_api_answer_and_runs_and_invocations_work(
     _run(capsys, "triggers", "create", "acme/web/echo", "--json", json.dumps(body))
 
     status, out, _ = _run(capsys, "triggers", "get", "acme/web/echo/hourly", "-o", "json")
-    disabled = json.loads(_run(capsys, "triggers", "disable", "acme/web/echo/hourly", "-o",
-                               "json")[1])  # fmt: skip
+    disabled = json.loads(_run(capsys, "triggers", "disable", "acme/web/echo/hourly", "--note",
+                               "maintenance until Monday", "-o", "json")[1])  # fmt: skip
     run = json.loads(_run(capsys, "triggers", "run", "acme/web/echo/hourly", "-o", "json")[1])
     invocations = _run(capsys, "invocations", "list", "acme/web", "-o", "json")
     one = _run(capsys, "invocations", "get", "acme/web", run["invocation_id"], "-o", "json")
@@ -117,6 +117,10 @@ def test_json_output_is_the_api_answer_and_runs_and_invocations_work(
         1,
     )
     assert (disabled["enabled"], disabled["next_run_at"], disabled["version"]) == (False, None, 2)
+    assert (disabled["status"], disabled["pause"]) == (
+        "paused",
+        {"note": "maintenance until Monday", "by": "alice", "at": "2026-03-02T12:00:30Z"},
+    )
     assert [(i["id"], i["kind"], i["status"]) for i in json.loads(invocations[1])] == [
         (run["invocation_id"], "manual", "pending")
     ]
@@ -152,3 +156,36 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         cli.run(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out.startswith("timekeeper 0.")
+
+
+def test_alert_hooks_are_managed_from_the_cli(
+    live_api: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _run(capsys, "projects", "create", "acme/web", "--name", "Web")
+    created = _run(capsys, "alerts", "create", "acme/web/pager", "--hook-url", "https://ops.example/tk",
+                   "--event", "invocation.failed", "--event", "invocation.missed",
+                   "--secret-env", "TK_ALERT_SECRET")  # fmt: skip
+    assert created == (
+        0,
+        "id          pager\n"
+        "url         https://ops.example/tk\n"
+        'events      ["invocation.failed", "invocation.missed"]\n'
+        "secret_env  TK_ALERT_SECRET\n"
+        "created_at  2026-03-02T12:00:30Z\n"
+        "updated_at  2026-03-02T12:00:30Z\n",
+        "",
+    )
+    assert _run(capsys, "alerts", "list", "acme/web") == (
+        0,
+        "ID     EVENTS                                URL                     SIGNED\n"
+        "pager  invocation.failed, invocation.missed  https://ops.example/tk  yes\n",
+        "",
+    )
+    assert _run(capsys, "alerts", "deliveries", "acme/web/pager", "-o", "json") == (0, "[]\n", "")
+    bad = _run(capsys, "alerts", "update", "acme/web/pager", "--hook-url", "https://ops.example/tk",
+               "--event", "run.exploded")  # fmt: skip
+    assert bad[0] == 1
+    assert bad[2].startswith("error: ") and "events.0" in bad[2]
+    assert _run(capsys, "alerts", "delete", "acme/web/pager")[0] == 0
+    missing = _run(capsys, "alerts", "get", "acme/web/pager")
+    assert missing == (1, "", "error: Alert pager not found. (HTTP 404)\n")

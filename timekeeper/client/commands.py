@@ -17,7 +17,7 @@ from timekeeper.client.http import DEFAULT_URL, ApiClient, ApiError, default_api
 from timekeeper.client.render import Column, as_json, fields, local_time, schedule_of, table
 
 Handler = Callable[[argparse.Namespace, ApiClient], Any]
-RESOURCES = ("projects", "agents", "triggers", "invocations")
+RESOURCES = ("projects", "agents", "triggers", "invocations", "alerts")
 
 
 def _parts(ref: str, count: int, shape: str) -> list[str]:
@@ -65,7 +65,7 @@ AGENT_COLUMNS: list[Column] = [
 ]
 TRIGGER_COLUMNS: list[Column] = [
     ("ID", lambda r: r["id"]),
-    ("ENABLED", lambda r: "yes" if r["enabled"] else "no"),
+    ("STATUS", lambda r: r.get("status") or ("active" if r["enabled"] else "paused")),
     ("SCHEDULE", schedule_of),
     ("NEXT RUN", lambda r: local_time(r.get("next_run_at"), r.get("cron_timezone", "UTC"))),
 ]
@@ -76,6 +76,20 @@ INVOCATION_COLUMNS: list[Column] = [
     ("KIND", lambda r: r["kind"]),
     ("STATUS", lambda r: r["status"]),
     ("ATTEMPTS", lambda r: r.get("attempt_count")),
+]
+ALERT_COLUMNS: list[Column] = [
+    ("ID", lambda r: r["id"]),
+    ("EVENTS", lambda r: ", ".join(r["events"])),
+    ("URL", lambda r: r["url"]),
+    ("SIGNED", lambda r: "yes" if r["secret_env"] else "no"),
+]
+DELIVERY_COLUMNS: list[Column] = [
+    ("CREATED", lambda r: r["created_at"]),
+    ("EVENT", lambda r: r["event"]),
+    ("STATUS", lambda r: r["status"]),
+    ("ATTEMPTS", lambda r: r["attempts"]),
+    ("TRIGGER", lambda r: r["payload"].get("trigger_id")),
+    ("ERROR", lambda r: r["last_error"]),
 ]
 UPCOMING_COLUMNS: list[Column] = [("UTC", lambda r: r["utc"]), ("LOCAL", lambda r: r["local"])]
 HISTORY_COLUMNS: list[Column] = [
@@ -169,7 +183,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add(triggers, "enable", "enable a trigger", lambda a, c: c.call(
         "POST", _trigger(a.ref) + "/enable"), _one, (("ref",), _REF))  # fmt: skip
     _add(triggers, "disable", "pause a trigger", lambda a, c: c.call(
-        "POST", _trigger(a.ref) + "/disable"), _one, (("ref",), _REF))  # fmt: skip
+        "POST", _trigger(a.ref) + "/disable", {"note": a.note} if a.note else None), _one,
+        (("ref",), _REF), (("--note",), {"help": "why; shown while paused"}))  # fmt: skip
     _add(triggers, "run", "run a trigger now", lambda a, c: c.call(
         "POST", _trigger(a.ref) + "/run"), _one, (("ref",), _REF))  # fmt: skip
     _add(triggers, "upcoming", "the next instants", _upcoming, _listing(UPCOMING_COLUMNS),
@@ -186,6 +201,41 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name, verb in (("get", "GET"), ("cancel", "POST"), ("rerun", "POST")):
         _add(invocations, name, f"{name} an invocation", _invocation(name, verb), _one,
              (("ref",), {"metavar": "TENANT/PROJECT"}), (("id",), {}))  # fmt: skip
+    _register_alerts(sub)
+
+
+def _register_alerts(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    alerts = _group(sub, "alerts", "alert webhooks of a project")
+    _add(alerts, "list", "list a project's alert hooks", lambda a, c: c.pages(
+        _project(a.ref) + "/alerts"), _listing(ALERT_COLUMNS), (("ref",), _REF))  # fmt: skip
+    _add(alerts, "get", "show an alert hook", lambda a, c: c.call("GET", _alert(a.ref)),
+         _one, (("ref",), _REF))  # fmt: skip
+    hook: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+        (("ref",), {"metavar": "TENANT/PROJECT/ALERT"}),
+        (("--hook-url",), {"required": True, "help": "where alerts are posted"}),
+        (("--event",), {"required": True, "action": "append", "dest": "events",
+                        "help": "an event to send (repeat for several)"}),
+        (("--secret-env",), {"help": "worker env var holding the HMAC secret"}),
+    )  # fmt: skip
+    _add(alerts, "create", "create an alert hook", _put_alert, _one, *hook)
+    _add(alerts, "update", "replace an alert hook", _put_alert, _one, *hook)
+    _add(alerts, "delete", "delete an alert hook", lambda a, c: c.call("DELETE", _alert(a.ref)),
+         _one, (("ref",), _REF))  # fmt: skip
+    _add(alerts, "deliveries", "an alert hook's latest deliveries", lambda a, c: c.call(
+        "GET", _alert(a.ref) + "/deliveries")["items"], _listing(DELIVERY_COLUMNS),
+        (("ref",), _REF))  # fmt: skip
+
+
+def _alert(ref: str) -> str:
+    tenant, project, alert = _parts(ref, 3, "TENANT/PROJECT/ALERT")
+    return f"/v1/tenants/{tenant}/projects/{project}/alerts/{alert}"
+
+
+def _put_alert(args: argparse.Namespace, client: ApiClient) -> Any:
+    body: dict[str, Any] = {"url": args.hook_url, "events": args.events}
+    if args.secret_env:
+        body["secret_env"] = args.secret_env
+    return client.call("PUT", _alert(args.ref), body)
 
 
 def _group(
