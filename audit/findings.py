@@ -23,6 +23,7 @@ SCHEDULE_BEHIND = "schedule_behind"
 SCHEDULE_MISSING = "schedule_missing"
 SCHEDULE_STALE = "schedule_stale"
 SCHEDULE_ORPHANED = "schedule_orphaned"
+INSTANTS_UNACCOUNTED = "instants_unaccounted"
 
 # Report order: the order checks run in, and the order findings are listed in.
 CHECKS: tuple[str, ...] = (
@@ -32,6 +33,7 @@ CHECKS: tuple[str, ...] = (
     SCHEDULE_ORPHANED,
     NEXT_RUN_MISSING,
     TRIGGER_OVERDUE,
+    INSTANTS_UNACCOUNTED,
     SCHEDULE_INVALID,
     SCHEDULER_MISSING,
     SCHEDULER_NOT_RUNNING,

@@ -30,6 +30,7 @@ from audit.scan import (
 )
 from audit.schedule_checks import check_next_run_missing, check_schedule_sync, check_trigger_overdue
 from audit.schedule_repairs import repair_schedules
+from audit.unaccounted import LOOKBACK, check_instants_unaccounted, repair_unaccounted
 from manage_db.schema import MIGRATIONS, Migration
 from manage_db.store import ManageStore
 from manage_db.timestamps import utc_now
@@ -57,9 +58,9 @@ def _read_runtime(session_factory: sessionmaker[Session]) -> RuntimeSnapshot:
         return read_runtime(session)
 
 
-def _read_schedules(session_factory: sessionmaker[Session]) -> ScheduleSnapshot:
+def _read_schedules(session_factory: sessionmaker[Session], since: datetime) -> ScheduleSnapshot:
     with session_factory() as session:
-        return read_schedules(session)
+        return read_schedules(session, since)
 
 
 async def run_audit(
@@ -76,11 +77,12 @@ async def run_audit(
     now = ctx.now()
     runtime = await asyncio.to_thread(_read_runtime, ctx.session_factory)
     manage = await asyncio.to_thread(read_manage, ctx.store, ctx.migrations, progress)
-    schedules = await asyncio.to_thread(_read_schedules, ctx.session_factory)
+    schedules = await asyncio.to_thread(_read_schedules, ctx.session_factory, now - LOOKBACK)
     findings: list[Finding] = [
         *check_schedule_sync(manage, schedules),
         *check_next_run_missing(manage, schedules, now),
         *check_trigger_overdue(schedules, now, ctx.tick_seconds),
+        *check_instants_unaccounted(manage, schedules, now),
         *check_schedule_invalid(manage),
         *await check_scheduler(ctx.temporal, runtime),
     ]
@@ -98,6 +100,9 @@ async def run_audit(
     if fix:
         report.repairs += await asyncio.to_thread(
             repair_schedules, ctx.store, ctx.session_factory, manage, findings, now
+        )
+        report.repairs += await asyncio.to_thread(
+            repair_unaccounted, ctx.session_factory, manage, schedules, findings, now
         )
         if ctx.temporal is not None:
             report.repairs += await repair_scheduler(

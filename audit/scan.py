@@ -20,7 +20,7 @@ from manage_db.migrate import branch_schema_versions
 from manage_db.schema import Migration, latest_version
 from manage_db.store import ManageStore, branch_heads
 from manage_db.triggers import TriggerRow, list_triggers_at
-from runtime_db.invocations import open_invocations
+from runtime_db.invocations import open_invocations, scheduled_instants
 from runtime_db.models import TriggerSchedule
 from runtime_db.scheduler_state import current_state, started_generations_before
 from runtime_db.schedules import all_schedules, synced_heads
@@ -75,6 +75,9 @@ class SchedulerRun:
 class ScheduleSnapshot:
     rows: dict[tuple[str, str, str], TriggerSchedule]  # (tenant, project, trigger) -> its state
     synced_heads: dict[str, str]  # project branch -> the head its rows were synced from
+    # (tenant, project, trigger) -> instants since `accounted_since` with a scheduled invocation
+    accounted: dict[tuple[str, str, str], set[datetime]]
+    accounted_since: datetime
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,13 @@ def read_runtime(session: Session) -> RuntimeSnapshot:
     return RuntimeSnapshot(invocations, registered, superseded)
 
 
-def read_schedules(session: Session) -> ScheduleSnapshot:
-    """Schedule state and the heads it was synced at; read after the manage store (see run)."""
+def read_schedules(session: Session, accounted_since: datetime) -> ScheduleSnapshot:
+    """Schedule state, the heads it was synced at, and the instants runs were recorded for; read
+    after the manage store (see run)."""
     rows = {(r.tenant_id, r.project_id, r.trigger_id): r for r in all_schedules(session)}
-    return ScheduleSnapshot(rows=rows, synced_heads=synced_heads(session))
+    return ScheduleSnapshot(
+        rows=rows,
+        synced_heads=synced_heads(session),
+        accounted=scheduled_instants(session, accounted_since),
+        accounted_since=accounted_since,
+    )

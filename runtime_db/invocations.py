@@ -127,6 +127,25 @@ def _insert_new(session: Session, rows: list[dict[str, object]]) -> list[uuid.UU
     return inserted
 
 
+def scheduled_instants(
+    session: Session, since: datetime
+) -> dict[tuple[str, str, str], set[datetime]]:
+    """Per (tenant, project, trigger), the instants from `since` on that have a scheduled
+    invocation, whatever its status: the occurrences dispatch accounted for."""
+    rows = session.execute(
+        select(
+            Invocation.tenant_id,
+            Invocation.project_id,
+            Invocation.trigger_id,
+            Invocation.scheduled_for,
+        ).where(Invocation.kind == "scheduled", Invocation.scheduled_for >= since)
+    )
+    found: dict[tuple[str, str, str], set[datetime]] = {}
+    for tenant_id, project_id, trigger_id, scheduled_for in rows:
+        found.setdefault((tenant_id, project_id, trigger_id), set()).add(scheduled_for)
+    return found
+
+
 def _by_key(key: InvocationKey) -> Select[Invocation]:
     return select(Invocation).where(
         Invocation.tenant_id == key.tenant_id,

@@ -45,13 +45,14 @@ T = TypeVar("T")
 
 
 def trigger_row(trigger_id: str, **fields: Any) -> TriggerRow:
-    """A daily 09:00 UTC trigger whose next_run_at is computed as the API computes it."""
+    """A daily 09:00 UTC trigger, last saved at NOW, whose next_run_at is computed as the API
+    computes it then."""
     row = factory_row(
         trigger_id,
         max_retries=2,
         retry_delay_seconds=10,
         created_at=STAMP,
-        updated_at=STAMP,
+        updated_at=to_db(NOW),
     )
     row = replace(row, **fields)
     if "next_run_at" not in fields and row.enabled:

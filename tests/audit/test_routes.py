@@ -64,6 +64,7 @@ async def test_get_audit_is_admin_only_and_reports_without_fixing(
             "schedule_orphaned": 0,
             "next_run_missing": 1,
             "trigger_overdue": 0,
+            "instants_unaccounted": 0,
             "schedule_invalid": 0,
             "scheduler_missing": 0,
             "scheduler_not_running": 0,
