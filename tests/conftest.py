@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from pgserver._commands import POSTGRES_BIN_PATH
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -84,6 +86,28 @@ def runtime_db_url(postgres_server_url: str, _migrated_template: str) -> Iterato
         with admin.connect() as conn:
             conn.execute(text(f"drop database if exists {name} with (force)"))
         admin.dispose()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[EmbeddedPostgres]:
+    root = Path(tempfile.mkdtemp(prefix="tkout", dir="/tmp"))  # short socket path
+    server = EmbeddedPostgres(root / "data")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def restart_postgres(server: EmbeddedPostgres) -> None:
+    """Start the stopped server again, as pgserver started it (pgserver itself remembers the
+    first start in-process and would only hand back its address)."""
+    data = server.pgdata.resolve()
+    command = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "log")]
+    command += ["-o", f"-h '' -k {data}", "start"]
+    user = "pgserver" if os.geteuid() == 0 else None
+    subprocess.run(command, check=True, capture_output=True, user=user)
 
 
 @pytest.fixture

@@ -5,16 +5,10 @@ The PostgreSQL here is a server of this test's own, stopped and started for real
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from pgserver._commands import POSTGRES_BIN_PATH
 from sqlalchemy.orm import Session, sessionmaker
 
 from manage_db.store import ManageStore
@@ -22,32 +16,11 @@ from runtime_db import migrate as runtime_migrate
 from runtime_db.api_keys import create_key
 from runtime_db.engine import make_engine, make_session_factory
 from service.context import ServiceContext
+from tests.conftest import restart_postgres
 from timekeeper.app import create_app
 from timekeeper.embedded import EmbeddedPostgres
 
 PROJECTS = "/v1/tenants/acme/projects"
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[EmbeddedPostgres]:
-    root = Path(tempfile.mkdtemp(prefix="tkout", dir="/tmp"))  # short socket path
-    server = EmbeddedPostgres(root / "data")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _restart(server: EmbeddedPostgres) -> None:
-    """Start the stopped server again, as pgserver started it (pgserver itself remembers the
-    first start in-process and would only hand back its address)."""
-    data = server.pgdata.resolve()
-    command = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "log")]
-    command += ["-o", f"-h '' -k {data}", "start"]
-    user = "pgserver" if os.geteuid() == 0 else None
-    subprocess.run(command, check=True, capture_output=True, user=user)
 
 
 @pytest.fixture
@@ -78,7 +51,7 @@ async def test_postgres_down_answers_503_with_retry_after_and_service_resumes(
             await api.post(PROJECTS, json={"id": "during", "name": "During"}),
             await api.get(PROJECTS + "/before"),
         ]
-        _restart(own_postgres)
+        restart_postgres(own_postgres)
         after = await api.post(PROJECTS, json={"id": "after", "name": "After"})
         listed = await api.get(PROJECTS)
 
