@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from manage_db.timestamps import from_db, to_db
 
 # Registration and the check are idempotent reads/upserts: retry until the store answers.
-_STATE_TIMEOUT = timedelta(seconds=30)
+_STATE_TIMEOUT = timedelta(seconds=10)
 _STATE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 # A dispatch interrupted by a crash is noticed within the heartbeat timeout and retried on a
 # live worker with the same `as_of`: the tick is idempotent (a repeated start is refused as a

@@ -32,8 +32,9 @@ with workflow.unsafe.imports_passed_through():
 
 # Store activities are idempotent: retry them through a store outage, but not forever, so a
 # run always ends (after about an hour of a store that does not answer, the workflow fails and
-# the audit closes its invocation as stale).
-_STORE_TIMEOUT = timedelta(seconds=60)
+# the audit closes its invocation as stale). Each takes milliseconds; a short timeout means one
+# lost with a crashed worker is retried on a live one within seconds, not a minute.
+_STORE_TIMEOUT = timedelta(seconds=10)
 _STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
