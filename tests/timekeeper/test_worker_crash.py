@@ -102,6 +102,7 @@ def _wait(condition: Callable[[], bool], seconds: float, what: str) -> None:
     raise AssertionError(f"not reached within {seconds} s: {what}")
 
 
+@pytest.mark.timeout(300)  # real minutes: up to 80 s to reach a minute, then two of them
 def test_a_worker_killed_mid_tick_loses_and_duplicates_nothing(
     tmp_path: Path,
     runtime_db_url: str,
