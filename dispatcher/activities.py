@@ -38,7 +38,16 @@ from dispatcher.models import (
 )
 from dispatcher.schedule_sync import moved_branches, sync_branch
 from manage_db.branches import parse_branch, project_branch
-from manage_db.next_run import BEYOND_GRACE, InvalidSchedule, Missed, Schedule, decide_due
+from manage_db.jitter import fire_at as jittered
+from manage_db.jitter import jitter_key
+from manage_db.next_run import (
+    BEYOND_GRACE,
+    SKIPPED,
+    InvalidSchedule,
+    Missed,
+    Schedule,
+    decide_due,
+)
 from manage_db.store import ManageStore, branch_heads
 from manage_db.timestamps import from_db, to_db
 from runner.activities import invocation_key
@@ -96,6 +105,7 @@ class _Plan:
     missed: int = 0  # occurrences not fired: older than the grace, or coalesced
     missed_at: tuple[Missed, ...] = ()  # those of them listed one by one, with the reason
     earlier: tuple[RunnerInput, ...] = ()  # with catchup "all": occurrences before `run`
+    completed: str | None = None  # why nothing is left to fire after this dispatch
 
     @property
     def runs(self) -> tuple[RunnerInput, ...]:
@@ -262,15 +272,17 @@ class DispatchActivities:
         statement, before any is started."""
         plans = [_plan(due, as_of) for due in schedules]
         runs = [
-            (invocation_key(run), workflow_id_for(run), run.trigger_version)
+            (invocation_key(run), workflow_id_for(run), run.trigger_version, from_db(run.fire_at))
             for plan in plans
             for run in plan.runs
         ]
         missed = [row for plan in plans for row in _missed_rows(plan, as_of)]
+        skipped = [row for plan in plans for row in _skipped_rows(plan)]
         with self._sessions.begin() as session:
             record_pending(session, runs)
             new = record_missed(session, missed, as_of)
             enqueue(session, [invocation_event(MISSED, row, as_of) for row in new], as_of)
+            record_missed(session, skipped, as_of, status="skipped")
         return plans
 
     async def _start(self, plan: _Plan, gate: _Gate) -> _Plan | None:
@@ -315,6 +327,7 @@ class DispatchActivities:
                     runs=len(plan.runs),
                     invalid_reason=plan.invalid,
                     now=as_of,
+                    completed_reason=plan.completed,
                 )
                 if not won:
                     continue
@@ -399,7 +412,7 @@ def _missed_rows(plan: _Plan, as_of: datetime) -> list[tuple[InvocationKey, str,
     only the latest `_MISSED_ROWS_PER_TRIGGER` occurrences get a row each; all are counted."""
     due = plan.due
     rows = []
-    listed = plan.missed_at[-_MISSED_ROWS_PER_TRIGGER:]
+    listed = [m for m in plan.missed_at if m.reason != SKIPPED][-_MISSED_ROWS_PER_TRIGGER:]
     if plan.missed > len(listed):
         log.warning(
             "trigger %s/%s/%s missed %d occurrences; the latest %d are recorded",
@@ -430,6 +443,49 @@ def _missed_rows(plan: _Plan, as_of: datetime) -> list[tuple[InvocationKey, str,
     return rows
 
 
+def _skipped_rows(plan: _Plan) -> list[tuple[InvocationKey, str, str]]:
+    """Occurrences a user marked not to fire: recorded `skipped`, so each instant has a row."""
+    due = plan.due
+    return [
+        (
+            InvocationKey(
+                due.tenant_id, due.project_id, due.agent_id, due.trigger_id, m.instant, "scheduled"
+            ),
+            runner_workflow_id(
+                due.tenant_id, due.project_id, due.agent_id, due.trigger_id,
+                scheduled_slot(m.instant),
+            ),
+            "skipped: marked not to fire",
+        )
+        for m in plan.missed_at
+        if m.reason == SKIPPED
+    ]  # fmt: skip
+
+
+def _limited(due: DueSchedule, fires: tuple[datetime, ...]) -> tuple[tuple[datetime, ...], bool]:
+    """The fires `max_runs` still allows (oldest first), and whether the limit is then reached."""
+    if due.max_runs is None:
+        return fires, False
+    left = max(due.max_runs - due.run_count, 0)
+    return fires[:left], due.run_count + min(len(fires), left) >= due.max_runs
+
+
+def _completion(
+    due: DueSchedule, fires: tuple[datetime, ...], following: datetime | None, limited: bool
+) -> str | None:
+    if limited:
+        return f"max_runs ({due.max_runs}) reached"
+    if following is not None:
+        return None
+    if due.run_at is not None:
+        if fires:
+            return f"fired once, at {to_db(due.run_at)}"
+        return f"its one-time instant {to_db(due.run_at)} passed without a run"
+    if due.end_at is not None:
+        return f"end_at {to_db(due.end_at)} passed"
+    return None
+
+
 def _plan(due: DueSchedule, as_of: datetime) -> _Plan:
     """Misfire grace and coalescing decide the instant (if any) to fire and the next one.
 
@@ -444,9 +500,17 @@ def _plan(due: DueSchedule, as_of: datetime) -> _Plan:
             run_at=due.run_at,
         )
         decision = decide_due(
-            schedule, due.next_run_at, as_of, due.misfire_grace_seconds, due.catchup
+            schedule,
+            due.next_run_at,
+            as_of,
+            due.misfire_grace_seconds,
+            due.catchup,
+            end_at=due.end_at,
+            skipped=frozenset(t for s in due.skipped or () if (t := from_db(s)) is not None),
         )
-        runs = tuple(_run(due, instant) for instant in decision.fires)
+        fires, limited = _limited(due, decision.fires)
+        following = None if limited else decision.next_run_at
+        runs = tuple(_run(due, instant) for instant in fires)
         for each in runs:
             workflow_id_for(each)  # validates the ids a workflow id is made of
         run = runs[-1] if runs else None
@@ -458,10 +522,11 @@ def _plan(due: DueSchedule, as_of: datetime) -> _Plan:
     return _Plan(
         due,
         run,
-        decision.next_run_at,
+        following,
         missed=decision.missed,
         missed_at=decision.missed_at,
         earlier=runs[:-1],
+        completed=_completion(due, fires, following, limited),
     )
 
 
@@ -475,4 +540,10 @@ def _run(due: DueSchedule, instant: datetime) -> RunnerInput:
         kind="scheduled",
         slot=scheduled_slot(instant),
         trigger_version=due.definition_version,
+        fire_at=_fire_at(due, instant) if due.jitter_seconds else None,
     )
+
+
+def _fire_at(due: DueSchedule, instant: datetime) -> str:
+    key = jitter_key(due.tenant_id, due.project_id, due.trigger_id)
+    return to_db(jittered(key, instant, due.jitter_seconds))

@@ -45,7 +45,16 @@ class BranchSynced:
 def schedule_key(row: TriggerRow) -> str:
     """Fingerprint of what places a trigger's occurrences; `created_at` tells a trigger that was
     deleted and created again under the same id from the old one."""
-    fields = [row.enabled, row.cron_expression, row.cron_timezone, row.run_at, row.created_at]
+    fields: list[object] = [
+        row.enabled,
+        row.cron_expression,
+        row.cron_timezone,
+        row.run_at,
+        row.created_at,
+    ]
+    if row.start_at or row.end_at or row.max_runs:
+        # (keys of triggers without controls stay what they were before controls existed)
+        fields += [row.start_at, row.end_at, row.max_runs]
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 
@@ -57,8 +66,11 @@ def definition(project: ProjectRef, row: TriggerRow) -> Definition:
         run_at = from_db(row.run_at)
         next_run_at = from_db(row.next_run_at)
         last_scheduled_for = from_db(row.last_scheduled_for)
+        end_at = from_db(row.end_at)
+        skipped = tuple(json.loads(row.skipped)) if row.skipped else ()
     except ValueError as exc:
-        run_at = next_run_at = last_scheduled_for = None
+        run_at = next_run_at = last_scheduled_for = end_at = None
+        skipped = ()
         invalid = f"invalid trigger ({exc})"
     return Definition(
         tenant_id=project.tenant_id,
@@ -76,6 +88,10 @@ def definition(project: ProjectRef, row: TriggerRow) -> Definition:
         next_run_at=next_run_at if invalid is None else None,
         last_scheduled_for=last_scheduled_for,
         invalid_reason=invalid,
+        jitter_seconds=row.jitter_seconds,
+        end_at=end_at,
+        max_runs=row.max_runs,
+        skipped=skipped,
     )
 
 

@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 from manage_api.agents import agent_routes
 from manage_api.alerts import alert_routes
 from manage_api.bulk import bulk_routes
+from manage_api.controls import control_routes
 from manage_api.health import health_routes
 from manage_api.metrics import metrics_routes
 from manage_api.openapi import openapi_routes
@@ -27,6 +28,7 @@ def api_routes(ctx: ServiceContext) -> list[BaseRoute]:
         *agent_routes(ctx),
         *trigger_routes(ctx),
         *bulk_routes(ctx),
+        *control_routes(ctx),
         *runs_routes(ctx),
         *alert_routes(ctx),
     ]

@@ -60,6 +60,16 @@ class Trigger(TriggerFields):
     run_at: Timestamp | None = Field(  # type: ignore[assignment]
         description="One-time fire instant (UTC), or null."
     )
+    start_at: Timestamp | None = Field(  # type: ignore[assignment]
+        description="No occurrence before this instant (UTC), or null."
+    )
+    end_at: Timestamp | None = Field(  # type: ignore[assignment]
+        description="No occurrence at or after this instant (UTC), or null."
+    )
+    skipped: list[Timestamp] = Field(
+        default_factory=list,
+        description="Server-managed: future instants marked not to fire (`skip`/`unskip`).",
+    )
     next_run_at: Timestamp | None = Field(description="Server-managed: the next due instant.")
     last_scheduled_for: Timestamp | None = Field(
         description="Server-managed: the last instant the scheduler dispatched. Whether that "
@@ -117,12 +127,25 @@ class TriggerHistory(BaseModel):
 class UpcomingInstant(BaseModel):
     utc: Timestamp
     local: str = Field(description="The same instant in the trigger's timezone, with offset.")
+    skipped: bool = Field(False, description="Marked not to fire (`skip`); listed all the same.")
+    fire_at: Timestamp = Field(description="When it starts: the instant plus the jitter.")
 
 
 class Upcoming(BaseModel):
     trigger_id: Id
     timezone: str
     instants: list[UpcomingInstant]
+
+
+class SchedulePreviewAnswer(BaseModel):
+    schedule_description: str
+    timezone: str
+    instants: list[UpcomingInstant]
+
+
+class BackfillAnswer(BaseModel):
+    instants: list[Timestamp] = Field(description="Every fire instant of the range, in order.")
+    started: int = Field(description="Runs started by this call (0 when all ran before).")
 
 
 class Attempt(BaseModel):
@@ -142,8 +165,11 @@ class Invocation(BaseModel):
     project_id: Id
     agent_id: Id
     trigger_id: Id
-    kind: Literal["scheduled", "manual", "rerun"]
+    kind: Literal["scheduled", "manual", "rerun", "backfill"]
     scheduled_for: Timestamp
+    fire_at: Timestamp | None = Field(
+        None, description="When the run starts: `scheduled_for` plus the trigger's jitter."
+    )
     workflow_id: str
     status: str = Field(
         description="pending, running, completed, failed, cancelled, skipped or missed (an"

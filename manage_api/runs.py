@@ -37,8 +37,9 @@ def invocation_body(row: Invocation) -> models.Invocation:
         project_id=row.project_id,
         agent_id=row.agent_id,
         trigger_id=row.trigger_id,
-        kind=row.kind,  # type: ignore[arg-type]  # the store holds only these three kinds
+        kind=row.kind,  # type: ignore[arg-type]  # the store holds only these kinds
         scheduled_for=to_db(row.scheduled_for),
+        fire_at=_utc(row.fire_at),
         workflow_id=row.workflow_id,
         status=row.status,
         status_reason=row.status_reason,

@@ -27,6 +27,7 @@ def trigger_body(row: TriggerRow) -> Trigger:
             "payload": row.payload_dict,
             "schedule_description": _description(row),
             "pause": Pause.model_validate(json.loads(row.pause)) if row.pause else None,
+            "skipped": json.loads(row.skipped) if row.skipped else [],
             "status": status,
             "completed_reason": completed_reason,
         }

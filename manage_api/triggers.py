@@ -29,6 +29,8 @@ from manage_api.models import (
 from manage_api.problems import Problem
 from manage_api.routing import Operation, RouteList
 from manage_api.trigger_bodies import trigger_body, trigger_location, trigger_response
+from manage_db.next_run import local_time
+from manage_db.occurrences import Occurrence
 from manage_db.timestamps import to_db
 from service import trigger_history, triggers
 from service.context import ServiceContext
@@ -222,11 +224,20 @@ def trigger_routes(ctx: ServiceContext) -> RouteList:
         body = Upcoming(
             trigger_id=found.trigger_id,
             timezone=found.timezone,
-            instants=[
-                UpcomingInstant(utc=to_db(utc), local=local.isoformat())
-                for utc, local in found.instants
-            ],
+            instants=upcoming_bodies(found.occurrences, found.timezone),
         )
         return JSONResponse(body.model_dump(mode="json"))
 
     return routes
+
+
+def upcoming_bodies(found: list[Occurrence], timezone: str) -> list[UpcomingInstant]:
+    return [
+        UpcomingInstant(
+            utc=to_db(o.instant),
+            local=local_time(o.instant, timezone).isoformat(),
+            skipped=o.skipped,
+            fire_at=to_db(o.fire_at),
+        )
+        for o in found
+    ]

@@ -17,6 +17,11 @@ from manage_db.timestamps import to_db
 _GAP_SAMPLE = 2000
 
 
+def jitter_key(tenant_id: str, project_id: str, trigger_id: str) -> str:
+    """What an offset is keyed on, with the instant."""
+    return f"{tenant_id}/{project_id}/{trigger_id}"
+
+
 def jitter_offset(trigger_key: str, instant: datetime, jitter_seconds: int) -> int:
     """Whole seconds in [0, jitter_seconds) for this trigger and nominal instant."""
     if jitter_seconds <= 0:

@@ -84,6 +84,50 @@ class Schedule:
 
 BEYOND_GRACE = "beyond_grace"
 COALESCED = "coalesced"
+SKIPPED = "skipped"  # marked by a user not to fire
+
+# How far `first_fire` looks past skipped instants before it gives up.
+_SKIP_SEARCH = 10_000
+
+
+@dataclass(frozen=True)
+class Window:
+    """`start_at` (inclusive) .. `end_at` (exclusive); None is unbounded on that side."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def holds(self, instant: datetime) -> bool:
+        return (self.start is None or instant >= self.start) and (
+            self.end is None or instant < self.end
+        )
+
+
+UNBOUNDED = Window()
+
+
+def first_fire(
+    schedule: Schedule,
+    after: datetime,
+    window: Window = UNBOUNDED,
+    skipped: frozenset[datetime] = frozenset(),
+) -> datetime | None:
+    """The first occurrence after `after` inside the window and not skipped; None when there
+    is none left (the window has closed, or a one-time instant passed or lies outside)."""
+    if schedule.run_at is not None:
+        fits = window.holds(schedule.run_at) and schedule.run_at not in skipped
+        return schedule.run_at if fits else None
+    assert schedule.cron_expression is not None
+    start = utc(after)
+    if window.start is not None and window.start > start:
+        start = window.start - timedelta(microseconds=1)
+    times = iter_fire_times(schedule.cron_expression, schedule.cron_timezone, start)
+    for instant in islice(times, _SKIP_SEARCH + len(skipped)):
+        if window.end is not None and instant >= window.end:
+            return None
+        if instant not in skipped:
+            return instant
+    return None
 
 
 @dataclass(frozen=True)
@@ -168,15 +212,19 @@ def decide_due(
     as_of: datetime,
     misfire_grace_seconds: int,
     catchup: str = "latest",
+    end_at: datetime | None = None,
+    skipped: frozenset[datetime] = frozenset(),
 ) -> DueDecision:
     """Dispatch of a trigger whose `next_run_at <= as_of`.
 
     Occurrences are `next_run_at` and every later fire time <= `as_of`. Those older than the
     grace are skipped, the latest of the rest fires (coalescing the others), and `next_run_at`
-    moves to the first fire time after `as_of`. `missed` is exact up to a few hundred
-    occurrences; past that (a long outage) it is extrapolated from the cadence counted so far,
-    which is exact for evenly spaced schedules, and only the last stretch before `as_of` is
-    iterated.
+    moves to the first fire time after `as_of` (None once `end_at` is reached). Instants in
+    `skipped` are neither fired nor coalesced: each is listed as missed with reason SKIPPED (a
+    skipped instant stays a position of the schedule, so it is recorded when reached). `missed`
+    is exact up to a few hundred occurrences; past that (a long outage) it is extrapolated from
+    the cadence counted so far, which is exact for evenly spaced schedules, and only the last
+    stretch before `as_of` is iterated.
     """
     next_run_at, as_of = utc(next_run_at), utc(as_of)
     if misfire_grace_seconds < 0:
@@ -210,6 +258,16 @@ def decide_due(
             latest = tail_latest or latest
             seen = 1 + (seen - 1) * (as_of - next_run_at) // (reached - next_run_at)
             break
+    passed_over: tuple[Missed, ...] = ()
+    if end_at is not None or skipped:
+        kept = [i for i in listed if (end_at is None or i < end_at) and i not in skipped]
+        passed_over = tuple(Missed(i, SKIPPED) for i in listed if i in skipped)
+        seen -= len(listed) - len(kept)
+        listed = kept
+        if latest is not None and (latest in skipped or (end_at is not None and latest >= end_at)):
+            latest = max((i for i in listed if i >= cutoff), default=None)
+        if following is not None and end_at is not None and following >= end_at:
+            following = None
     if catchup == "all":
         fires = tuple(instant for instant in listed if instant >= cutoff)
         if latest is not None and latest not in fires:
@@ -224,6 +282,8 @@ def decide_due(
             if instant != latest
         )
         missed = seen - (latest is not None)
+    if passed_over:
+        missed_at = tuple(sorted(missed_at + passed_over, key=lambda m: m.instant))
     return DueDecision(latest, missed, following, missed_at, fires)
 
 

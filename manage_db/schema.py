@@ -79,10 +79,20 @@ _V2 = ("alter table triggers add column catchup text not null default 'latest'",
 # disabled before this version have none: their pause is unknown.
 _V3 = ("alter table triggers add column pause text",)
 
+# Scheduling controls: jitter, a window, a run limit, and occurrences to skip (JSON list).
+_V4 = (
+    "alter table triggers add column jitter_seconds integer not null default 0",
+    "alter table triggers add column start_at text",
+    "alter table triggers add column end_at text",
+    "alter table triggers add column max_runs integer",
+    "alter table triggers add column skipped text",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "projects, agents and triggers", _V1),
     Migration(2, "catchup policy of triggers", _V2),
     Migration(3, "pause notes of triggers", _V3),
+    Migration(4, "scheduling controls of triggers", _V4),
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import astuple, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 # Columns the server manages; every other column of `TriggerRow` is a field a user defines.
@@ -23,7 +23,11 @@ SERVER_FIELDS = (
     "created_at",
     "updated_at",
     "pause",
+    "skipped",
+    "completed_reason",
 )
+# Not a column: why an enabled trigger has nothing left to fire, overlaid from schedule state.
+TRANSIENT_FIELDS = ("completed_reason",)
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,13 @@ class TriggerRow:
     updated_at: str
     # JSON `{"note", "by", "at"}` while a user has the trigger disabled; None when enabled.
     pause: str | None = None
+    jitter_seconds: int = 0
+    start_at: str | None = None
+    end_at: str | None = None
+    max_runs: int | None = None
+    # JSON list of future UTC instants not to fire (server-managed: skip/unskip).
+    skipped: str | None = None
+    completed_reason: str | None = None
 
     @property
     def payload_dict(self) -> dict[str, Any]:
@@ -64,12 +75,13 @@ class TriggerRow:
 
 # Fields a user defines. History lists only versions that change these.
 USER_FIELDS = tuple(f.name for f in fields(TriggerRow) if f.name not in SERVER_FIELDS)
-_COLUMNS = ", ".join(f.name for f in fields(TriggerRow))
-_PLACEHOLDERS = ", ".join("?" for _ in fields(TriggerRow))
+_STORED = tuple(f.name for f in fields(TriggerRow) if f.name not in TRANSIENT_FIELDS)
+_COLUMNS = ", ".join(_STORED)
+_PLACEHOLDERS = ", ".join("?" for _ in _STORED)
 
 
 def _row(values: sqlite3.Row | tuple[Any, ...]) -> TriggerRow:
-    row = TriggerRow(*tuple(values)[: len(fields(TriggerRow))])
+    row = TriggerRow(*tuple(values)[: len(_STORED)])
     return replace(row, enabled=bool(row.enabled))
 
 
@@ -109,13 +121,14 @@ def list_triggers(
 
 
 def insert_trigger(conn: sqlite3.Connection, row: TriggerRow) -> None:
-    conn.execute(f"insert into triggers ({_COLUMNS}) values ({_PLACEHOLDERS})", astuple(row))
+    values = [getattr(row, name) for name in _STORED]
+    conn.execute(f"insert into triggers ({_COLUMNS}) values ({_PLACEHOLDERS})", values)
 
 
 def replace_trigger(conn: sqlite3.Connection, row: TriggerRow, expected_version: int) -> bool:
     """Write every column if the stored version is still `expected_version` (optimistic lock)."""
-    assignments = ", ".join(f"{f.name} = ?" for f in fields(TriggerRow) if f.name != "id")
-    values = [getattr(row, f.name) for f in fields(TriggerRow) if f.name != "id"]
+    assignments = ", ".join(f"{name} = ?" for name in _STORED if name != "id")
+    values = [getattr(row, name) for name in _STORED if name != "id"]
     cursor = conn.execute(
         f"update triggers set {assignments} where id = ? and version = ?",
         (*values, row.id, expected_version),

@@ -27,6 +27,8 @@ class RunnerInput:
     # The trigger version the dispatcher saw; a run whose trigger a user has since disabled
     # (which bumps the version) is skipped. None for manual runs, which run regardless.
     trigger_version: int | None = None
+    # When to begin: the instant plus the trigger's jitter offset (UTC text); None: at once.
+    fire_at: str | None = None
 
 
 def runner_workflow_id(

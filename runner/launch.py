@@ -16,12 +16,13 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from manage_db.timestamps import to_db
+from manage_db.timestamps import from_db, to_db
 from runner.contract import RUNNER_WORKFLOW, RunnerInput, workflow_id_for
 from runner.models import CANCEL_SIGNAL
-from runtime_db.invocations import InvocationKey, create_invocation, finish
+from runtime_db.invocations import InvocationKey, create_invocation, finish, record_pending
 
 log = logging.getLogger(__name__)
 
@@ -117,3 +118,51 @@ def _close_unstarted(
 ) -> None:
     with session_factory.begin() as session:
         finish(session, invocation_id, status="failed", reason=reason, now=now)
+
+
+async def start_backfill(
+    client: Client,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    runs: list[RunnerInput],
+) -> int:
+    """Record every backfill run as `pending` in one statement, then start them in order.
+
+    Each run's workflow id is made from its instant, so a repeated backfill records nothing new
+    and starts nothing twice. Returns how many runs were started now."""
+    rows: list[tuple[InvocationKey, str, int | None, datetime | None]] = [
+        (_key(run), workflow_id_for(run), run.trigger_version, None) for run in runs
+    ]
+    await asyncio.to_thread(_record_pending, session_factory, rows)
+    started = 0
+    for run in runs:
+        try:
+            await client.start_workflow(
+                RUNNER_WORKFLOW,
+                run,
+                id=workflow_id_for(run),
+                task_queue=task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            continue
+        except RPCError as exc:
+            raise LaunchFailed(f"could not start the runner workflow: {exc.message}") from exc
+        started += 1
+    return started
+
+
+def _key(run: RunnerInput) -> InvocationKey:
+    scheduled_for = from_db(run.scheduled_for)
+    assert scheduled_for is not None
+    return InvocationKey(
+        run.tenant_id, run.project_id, run.agent_id, run.trigger_id, scheduled_for, run.kind
+    )
+
+
+def _record_pending(
+    session_factory: sessionmaker[Session],
+    rows: list[tuple[InvocationKey, str, int | None, datetime | None]],
+) -> None:
+    with session_factory.begin() as session:
+        record_pending(session, rows)

@@ -16,6 +16,7 @@ from temporalio.exceptions import ActivityError
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
+    from manage_db.timestamps import from_db
     from runner.activities import RunnerActivities
     from runner.backoff import DELIVERY_MARGIN_SECONDS, retry_delay
     from runner.contract import RUNNER_WORKFLOW, RunnerInput
@@ -49,6 +50,17 @@ class RunnerWorkflow:
     def __init__(self) -> None:
         self._cancel_requested = False
 
+    async def _until_fire_at(self, run: RunnerInput) -> None:
+        """A jittered occurrence waits for its offset (a cancel ends the wait early; begin then
+        finds the invocation cancelled)."""
+        fire_at = from_db(run.fire_at)
+        if fire_at is None or fire_at <= workflow.now():
+            return
+        with suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._cancel_requested, timeout=fire_at - workflow.now()
+            )
+
     @workflow.signal(name=CANCEL_SIGNAL)
     def cancel(self) -> None:
         """The cancel endpoint already marked the row; this only cuts a backoff sleep short."""
@@ -56,6 +68,7 @@ class RunnerWorkflow:
 
     @workflow.run
     async def run(self, run: RunnerInput) -> RunnerOutcome:
+        await self._until_fire_at(run)
         plan = await workflow.execute_activity_method(
             RunnerActivities.begin_invocation,
             BeginInput(run=run, workflow_id=workflow.info().workflow_id, now=workflow.now()),

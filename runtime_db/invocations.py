@@ -72,25 +72,30 @@ def create_invocation(
     return row, inserted is not None
 
 
-def record_pending(session: Session, runs: list[tuple[InvocationKey, str, int | None]]) -> int:
-    """Rows for runs about to be started, each (key, workflow id, trigger version), in one
-    statement: a queued run is visible as `pending` from its dispatch on. Idempotent: a run
-    that already has its row keeps it. Returns how many rows were new."""
+def record_pending(
+    session: Session, runs: list[tuple[InvocationKey, str, int | None, datetime | None]]
+) -> int:
+    """Rows for runs about to be started, each (key, workflow id, trigger version, jittered
+    start or None), in one statement: a queued run is visible as `pending` from its dispatch
+    on. Idempotent: a run that already has its row keeps it. Returns how many rows were new."""
     rows = [
-        _row_values(key, workflow_id, status="pending", trigger_version=version)
-        for key, workflow_id, version in runs
+        _row_values(key, workflow_id, status="pending", trigger_version=version, fire_at=fire_at)
+        for key, workflow_id, version, fire_at in runs
     ]
     return len(_insert_new(session, rows))
 
 
 def record_missed(
-    session: Session, missed: list[tuple[InvocationKey, str, str]], now: datetime
+    session: Session,
+    missed: list[tuple[InvocationKey, str, str]],
+    now: datetime,
+    status: str = "missed",
 ) -> list[Invocation]:
     """Rows for occurrences not fired, each (key, workflow id it would have had, reason), ended
-    as `missed`. Idempotent like `record_pending`; returns the rows that are new (unattached
-    objects, for the alerts they raise)."""
+    as `missed` (or `skipped`, marked so by a user). Idempotent like `record_pending`; returns
+    the rows that are new (unattached objects, for the alerts they raise)."""
     rows = [
-        _row_values(key, workflow_id, status="missed", status_reason=reason, finished_at=now)
+        _row_values(key, workflow_id, status=status, status_reason=reason, finished_at=now)
         for key, workflow_id, reason in missed
     ]
     new = set(_insert_new(session, rows))

@@ -96,6 +96,14 @@ class TriggerSchedule(Base):
     # Why a stored definition cannot be fired (it is then never due); None when it can.
     invalid_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # Scheduling controls copied from the definition (see `manage_db.next_run.decide_due`).
+    jitter_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    end_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    max_runs: Mapped[int | None] = mapped_column(Integer)
+    skipped: Mapped[list[str]] = mapped_column(JSONB, nullable=False, default=list)
+    # Why an enabled trigger has nothing left to fire (window closed, run limit reached, fired
+    # once); None while it has.
+    completed_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class BranchSync(Base):
@@ -171,6 +179,8 @@ class Invocation(Base):
     )
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the run starts: `scheduled_for` plus the trigger's jitter offset (None: no jitter).
+    fire_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     attempts: Mapped[list[InvocationAttempt]] = relationship(
         back_populates="invocation", order_by="InvocationAttempt.attempt_number"

@@ -44,6 +44,10 @@ class Definition:
     next_run_at: datetime | None  # as computed when the definition was saved
     last_scheduled_for: datetime | None
     invalid_reason: str | None = None
+    jitter_seconds: int = 0
+    end_at: datetime | None = None
+    max_runs: int | None = None
+    skipped: tuple[str, ...] = ()  # UTC instants as stored text
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,10 @@ class DueSchedule:
     catchup: str
     next_run_at: datetime
     run_count: int
+    jitter_seconds: int = 0
+    end_at: datetime | None = None
+    max_runs: int | None = None
+    skipped: list[str] | None = None
 
     @property
     def key(self) -> ScheduleKey:
@@ -181,11 +189,16 @@ def apply_definitions(
         row.run_at = d.run_at
         row.misfire_grace_seconds = d.misfire_grace_seconds
         row.catchup = d.catchup
+        row.jitter_seconds = d.jitter_seconds
+        row.end_at = d.end_at
+        row.max_runs = d.max_runs
+        row.skipped = list(d.skipped)
         row.updated_at = now
         if not same_schedule:
             row.schedule_key = d.schedule_key
             row.next_run_at = d.next_run_at if d.enabled else None
             row.invalid_reason = d.invalid_reason
+            row.completed_reason = None
             rescheduled += 1
         updated += 1
     for gone in existing.values():
@@ -213,6 +226,10 @@ def _new_row(d: Definition, now: datetime) -> TriggerSchedule:
         run_count=0,
         invalid_reason=d.invalid_reason,
         updated_at=now,
+        jitter_seconds=d.jitter_seconds,
+        end_at=d.end_at,
+        max_runs=d.max_runs,
+        skipped=list(d.skipped),
     )
 
 
@@ -235,6 +252,10 @@ def due_batch(session: Session, as_of: datetime, per_project: int, limit: int) -
             s.catchup,
             s.next_run_at,
             s.run_count,
+            s.jitter_seconds,
+            s.end_at,
+            s.max_runs,
+            s.skipped,
             func.row_number()
             .over(partition_by=project, order_by=(s.next_run_at, s.trigger_id))
             .label("depth"),
@@ -283,6 +304,7 @@ def advance(
     runs: int,
     invalid_reason: str | None,
     now: datetime,
+    completed_reason: str | None = None,
 ) -> bool:
     """Compare-and-set on what dispatch read: a sync of a user edit in between wins."""
     s = TriggerSchedule
@@ -295,6 +317,8 @@ def advance(
         values["last_scheduled_for"] = last_scheduled_for
     if invalid_reason is not None:
         values["invalid_reason"] = invalid_reason
+    if completed_reason is not None:
+        values["completed_reason"] = completed_reason
     result = session.execute(
         update(s)
         .where(

@@ -197,6 +197,30 @@ Catchup = Annotated[
         " only the latest (the others are recorded missed), `all` fires every one, in order."
     ),
 ]
+JitterSeconds = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=3600,
+        description="Each occurrence starts up to this many seconds after its instant (an offset"
+        " fixed per trigger and instant), 0..3600 and less than the shortest gap between fires.",
+    ),
+]
+MaxRuns = Annotated[
+    int,
+    Field(
+        ge=1,
+        description="After this many scheduled occurrences have been dispatched, no more (the"
+        " trigger completes); manual runs and backfills do not count.",
+    ),
+]
+WindowStart = Annotated[
+    Instant, Field(description="No occurrence before this instant (ISO 8601 with an offset).")
+]
+WindowEnd = Annotated[
+    Instant,
+    Field(description="No occurrence at or after this instant; must be after `start_at`."),
+]
 MisfireGrace = Annotated[
     int,
     Field(

@@ -12,7 +12,14 @@ from copy import copy
 from types import NoneType
 from typing import Annotated, Any, Literal, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
@@ -24,7 +31,9 @@ from service.fields import (
     EnvName,
     Id,
     Instant,
+    JitterSeconds,
     MaxRetries,
+    MaxRuns,
     MessageTemplate,
     MisfireGrace,
     Name,
@@ -36,6 +45,8 @@ from service.fields import (
     TimeoutSeconds,
     Timezone,
     Url,
+    WindowEnd,
+    WindowStart,
 )
 
 MAX_PAGE = 1000
@@ -114,6 +125,10 @@ class TriggerFields(Request):
     overlap_policy: OverlapPolicy = "allow"
     misfire_grace_seconds: MisfireGrace = 300
     catchup: Catchup = "latest"
+    jitter_seconds: JitterSeconds = 0
+    start_at: WindowStart | None = None
+    end_at: WindowEnd | None = None
+    max_runs: MaxRuns | None = None
 
 
 class TriggerCreate(TriggerFields):
@@ -220,3 +235,45 @@ class InvocationQuery(PageQuery):
 class UpcomingQuery(_Query):
     count: int = Field(default=10, ge=1, le=1000, description="How many instants, 1..1000.")
     after: Instant | None = Field(default=None, description="ISO 8601 with an offset; default now.")
+
+
+class SkipBody(Request):
+    """Exactly one of `instants` and `next`."""
+
+    instants: list[Instant] | None = Field(
+        None, min_length=1, max_length=100, description="Future fire instants not to fire."
+    )
+    next: int | None = Field(None, ge=1, le=100, description="Skip the next N occurrences.")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SkipBody:
+        if (self.instants is None) == (self.next is None):
+            raise PydanticCustomError("one_of", "send exactly one of instants and next")
+        return self
+
+
+class UnskipBody(Request):
+    instants: list[Instant] = Field(min_length=1, max_length=100)
+
+
+MAX_BACKFILL = 1000
+
+
+class BackfillBody(Request):
+    start: Instant = Field(description="The first instant considered (inclusive).")
+    end: Instant = Field(description="The end (exclusive); not after now.")
+
+
+class SchedulePreview(Request):
+    """A schedule to preview before saving: the same fields and checks as a trigger's."""
+
+    cron_expression: CronExpression | None = None
+    run_at: Instant | None = None
+    cron_timezone: Timezone = "UTC"
+    start_at: WindowStart | None = None
+    end_at: WindowEnd | None = None
+    jitter_seconds: JitterSeconds = 0
+    count: int = Field(10, ge=1, le=100, description="How many instants, 1..100.")
+    trigger_id: Id | None = Field(
+        None, description="The id the trigger will have: jitter offsets are keyed on it."
+    )

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from manage_db.branches import project_branch
 from manage_db.history import TriggerVersion, trigger_versions
-from manage_db.next_run import Schedule, local_time, upcoming
+from manage_db.jitter import jitter_key
+from manage_db.next_run import Schedule
+from manage_db.occurrences import Occurrence, occurrences
 from manage_db.timestamps import from_db
 from manage_db.triggers import TriggerRow, trigger_at_commit, user_values
 from service.context import ServiceContext
@@ -23,6 +24,7 @@ from service.inputs import PageQuery, UpcomingQuery
 from service.paging import Page, decode_cursor, page_of
 from service.project_access import project_read
 from service.scope import Scope
+from service.trigger_rules import skipped_of, window_of
 from service.triggers import Versions, change_trigger, current_trigger
 
 
@@ -62,7 +64,7 @@ def revert_trigger(
 class UpcomingInstants:
     trigger_id: str
     timezone: str
-    instants: list[tuple[datetime, datetime]]  # (UTC, the same instant in the timezone)
+    occurrences: list[Occurrence]  # skipped ones listed and marked, each with its fire_at
 
 
 def upcoming_instants(ctx: ServiceContext, scope: Scope, query: UpcomingQuery) -> UpcomingInstants:
@@ -76,9 +78,13 @@ def upcoming_instants(ctx: ServiceContext, scope: Scope, query: UpcomingQuery) -
         run_at=from_db(row.run_at),
     )
     after = query.after or ctx.now()
-    moments = upcoming(schedule, after, query.count)
-    return UpcomingInstants(
-        row.id,
-        row.cron_timezone,
-        [(moment, local_time(moment, row.cron_timezone)) for moment in moments],
+    found = occurrences(
+        schedule,
+        after,
+        query.count,
+        window=window_of(user_values(row)),
+        skipped=skipped_of(row.skipped),
+        jitter_key=jitter_key(scope.tenant_id, scope.project_id, row.id),
+        jitter_seconds=row.jitter_seconds,
     )
+    return UpcomingInstants(row.id, row.cron_timezone, found)

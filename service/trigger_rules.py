@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from manage_db.next_run import InvalidSchedule, Schedule, initial_next_run
+from manage_db.jitter import shortest_gap
+from manage_db.next_run import InvalidSchedule, Schedule, Window, first_fire
 from manage_db.timestamps import from_db, to_db
 from manage_db.triggers import USER_FIELDS, TriggerRow, user_values
 from runner.templates import (
@@ -28,12 +29,15 @@ from runner.templates import (
 from service.errors import FieldError, InvalidFields, invalid
 from service.inputs import TriggerFields
 
-SCHEDULE_FIELDS = ("cron_expression", "cron_timezone", "run_at")
+SCHEDULE_FIELDS = ("cron_expression", "cron_timezone", "run_at", "start_at", "end_at", "max_runs")
+_INSTANTS = ("run_at", "start_at", "end_at")
 
 
 def create_values(body: TriggerFields) -> dict[str, Any]:
     values = body.model_dump(include=set(USER_FIELDS))
-    values["run_at"] = to_db(body.run_at) if body.run_at is not None else None
+    for name in _INSTANTS:
+        value = getattr(body, name)
+        values[name] = to_db(value) if value is not None else None
     return values
 
 
@@ -42,7 +46,7 @@ def patched_values(current: TriggerRow, patch: BaseModel) -> dict[str, Any]:
     values = user_values(current)
     for name in patch.model_fields_set:
         value = getattr(patch, name)
-        values[name] = to_db(value) if name == "run_at" and value is not None else value
+        values[name] = to_db(value) if name in _INSTANTS and value is not None else value
     return values
 
 
@@ -67,6 +71,33 @@ def check_schedule(
         )
     if has_run_at and require_future_run_at and _run_at(values) <= now:
         raise invalid(_field(prefix, "run_at"), "must be in the future")
+    check_controls(values, now=now, prefix=prefix)
+
+
+def check_controls(values: dict[str, Any], *, now: datetime, prefix: str = "") -> None:
+    """The window is ordered and holds a one-time instant; jitter stays below the schedule's
+    shortest gap, so a jittered occurrence never starts after the next one."""
+    window = window_of(values)
+    if window.start is not None and window.end is not None and window.end <= window.start:
+        raise invalid(_field(prefix, "end_at"), "must be after start_at")
+    if values["run_at"] is not None and not window.holds(_run_at(values)):
+        raise invalid(_field(prefix, "run_at"), "is outside the window start_at..end_at")
+    jitter = values.get("jitter_seconds") or 0
+    if jitter and values["cron_expression"] is not None:
+        try:
+            gap = shortest_gap(values["cron_expression"], values["cron_timezone"], now)
+        except InvalidSchedule:
+            return  # the schedule's own error is reported where it is checked
+        if jitter >= gap.total_seconds():
+            raise invalid(
+                _field(prefix, "jitter_seconds"),
+                f"must be less than the schedule's shortest gap between fires"
+                f" ({int(gap.total_seconds())} s)",
+            )
+
+
+def window_of(values: dict[str, Any]) -> Window:
+    return Window(from_db(values.get("start_at")), from_db(values.get("end_at")))
 
 
 def check_template_payload(
@@ -116,10 +147,17 @@ def next_run_for(values: dict[str, Any], now: datetime, prefix: str = "") -> str
         run_at=from_db(values["run_at"]),
     )
     try:
-        moment = initial_next_run(schedule, now)
+        moment = first_fire(schedule, now, window_of(values))
     except InvalidSchedule as exc:
         raise invalid(_field(prefix, exc.field), exc.message) from None
     return to_db(moment) if moment is not None else None
+
+
+def skipped_of(text: str | None) -> frozenset[datetime]:
+    """The stored `skipped` list as instants."""
+    if not text:
+        return frozenset()
+    return frozenset(moment for t in json.loads(text) if (moment := from_db(t)) is not None)
 
 
 def _columns(values: dict[str, Any]) -> dict[str, Any]:

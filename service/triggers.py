@@ -7,16 +7,18 @@ Rescheduling, disabling or deleting a trigger cancels its pending invocations af
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 from manage_db.agents import get_agent
-from manage_db.timestamps import to_db
+from manage_db.timestamps import from_db, to_db
 from manage_db.triggers import (
     USER_FIELDS,
     TriggerRow,
@@ -61,7 +63,16 @@ def effective(ctx: ServiceContext, scope: Scope, rows: list[TriggerRow]) -> list
         return rows
     with ctx.session_factory() as session:
         states = get_schedules(session, scope.tenant_id, scope.project_id, [r.id for r in rows])
-    return [_with_state(row, states.get(row.id)) for row in rows]
+    now = ctx.now()
+    return [_with_state(_future_skips(row, now), states.get(row.id)) for row in rows]
+
+
+def _future_skips(row: TriggerRow, now: datetime) -> TriggerRow:
+    """Skipped instants that have passed are history (their `skipped` invocations say so)."""
+    if not row.skipped:
+        return row
+    future = [t for t in json.loads(row.skipped) if (moment := from_db(t)) and moment > now]
+    return replace(row, skipped=json.dumps(future) if future else None)
 
 
 def _with_state(row: TriggerRow, state: TriggerSchedule | None) -> TriggerRow:
@@ -71,6 +82,7 @@ def _with_state(row: TriggerRow, state: TriggerSchedule | None) -> TriggerRow:
         row,
         next_run_at=to_db(state.next_run_at) if state.next_run_at else None,
         last_scheduled_for=to_db(state.last_scheduled_for) if state.last_scheduled_for else None,
+        completed_reason=state.completed_reason if state.next_run_at is None else None,
     )
 
 
@@ -239,7 +251,10 @@ def set_enabled(
     enabled: bool,
     note: str | None = None,
 ) -> TriggerRow:
-    """Enable, or disable (pause) with an optional note, recorded with who and when."""
+    """Enable, or disable (pause) with an optional note, recorded with who and when. A trigger
+    with nothing left to fire cannot be enabled (409 saying what to change)."""
+    if enabled:
+        _refuse_if_completed(get_trigger_of(ctx, scope), ctx.now())
     verb = "enable" if enabled else "disable"
     return change_trigger(
         ctx,
@@ -268,8 +283,35 @@ def status_of(row: TriggerRow) -> tuple[str, str | None]:
     reason a trigger completed; `row` is the effective one (schedule state overlaid)."""
     if not row.enabled:
         return "paused", None
+    if row.completed_reason is not None:
+        return "completed", row.completed_reason
     if row.run_at is not None and row.next_run_at is None:
         if row.last_scheduled_for is not None:
             return "completed", f"fired once, at {row.last_scheduled_for}"
         return "completed", f"its one-time instant {row.run_at} passed without a run"
     return "active", None
+
+
+def _refuse_if_completed(row: TriggerRow, now: datetime) -> None:
+    status, reason = status_of(row)
+    if status == "completed":
+        raise Conflict(
+            f"Trigger {row.id} is completed ({reason}): nothing is left to fire. {_rearm(row)}"
+        )
+    if not row.enabled:
+        window_end = from_db(row.end_at)
+        if window_end is not None and window_end <= now:
+            raise Conflict(
+                f"Trigger {row.id} cannot fire again: end_at {row.end_at} has passed. {_rearm(row)}"
+            )
+
+
+def _rearm(row: TriggerRow) -> str:
+    """What to change so a completed trigger fires again."""
+    if row.run_at is not None:
+        return "To run it again, PATCH a future run_at."
+    if row.end_at is not None and (
+        row.max_runs is None or "end_at" in (row.completed_reason or "")
+    ):
+        return "To run it again, PATCH a later end_at (or null)."
+    return "To run it again, PATCH a higher max_runs (or null)."

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -66,6 +66,15 @@ def trigger(
         created_at=CREATED,
         updated_at=CREATED,
     )
+
+
+async def park_before_midnight(env: WorkflowEnvironment) -> datetime:
+    """Skip the server's clock to 30 s before the next UTC midnight; returns that midnight."""
+    now = await env.get_current_time()
+    midnight = (now + timedelta(minutes=2)).replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight += timedelta(days=1)
+    await env.sleep(midnight - timedelta(seconds=30) - now)
+    return midnight.astimezone(UTC)
 
 
 def add_triggers(store: ManageStore, branch: str, *rows: TriggerRow) -> str:

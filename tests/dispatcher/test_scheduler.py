@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +22,7 @@ from tests.dispatcher.conftest import (
     RunRecorder,
     add_triggers,
     commits,
+    park_before_midnight,
     schedule_of,
     scheduler_worker,
     trigger,
@@ -52,15 +53,6 @@ async def _run_scheduler(
     return outcome, recorder
 
 
-async def _park_before_midnight(env: WorkflowEnvironment) -> datetime:
-    """Skip the server's clock to 30 s before the next UTC midnight; returns that midnight."""
-    now = await env.get_current_time()
-    midnight = (now + timedelta(minutes=2)).replace(hour=0, minute=0, second=0, microsecond=0)
-    midnight += timedelta(days=1)
-    await env.sleep(midnight - timedelta(seconds=30) - now)
-    return midnight.astimezone(UTC)
-
-
 async def test_a_five_minute_trigger_over_a_day_dispatches_exactly_288_runs(
     time_skipping_env: WorkflowEnvironment,
     manage_store: ManageStore,
@@ -73,7 +65,7 @@ async def test_a_five_minute_trigger_over_a_day_dispatches_exactly_288_runs(
     time-skipping server, so 1,440 minute ticks would take 75 s; 288 take ~15 s. Continue-as-new
     happens along the way (every 100 ticks)."""
     client = time_skipping_env.client
-    midnight = await _park_before_midnight(time_skipping_env)
+    midnight = await park_before_midnight(time_skipping_env)
     add_triggers(manage_store, branch, trigger("every5", next_run_at=to_db(midnight)))
     recorder = RunRecorder()
     activities = DispatchActivities(manage_store, session_factory, client, task_queue)
@@ -119,7 +111,7 @@ async def test_a_one_time_trigger_dispatches_once_and_then_has_no_next_run(
     branch: str,
 ) -> None:
     client = time_skipping_env.client
-    midnight = await _park_before_midnight(time_skipping_env)
+    midnight = await park_before_midnight(time_skipping_env)
     run_at = to_db(midnight + timedelta(minutes=2))
     add_triggers(manage_store, branch, trigger("once", run_at=run_at, next_run_at=run_at))
     activities = DispatchActivities(manage_store, session_factory, client, task_queue)
@@ -138,7 +130,7 @@ async def test_only_the_newest_generation_dispatches_and_the_older_ends_at_its_n
     branch: str,
 ) -> None:
     client = time_skipping_env.client
-    midnight = await _park_before_midnight(time_skipping_env)
+    midnight = await park_before_midnight(time_skipping_env)
     add_triggers(manage_store, branch, trigger("every5", next_run_at=to_db(midnight)))
     recorder = RunRecorder()
     activities = DispatchActivities(manage_store, session_factory, client, task_queue)
@@ -190,7 +182,7 @@ async def test_a_crashed_advance_is_redone_by_the_next_tick(
 ) -> None:
     """The history of this run is the one kept for the replay test (see test_replay.py)."""
     client = time_skipping_env.client
-    midnight = await _park_before_midnight(time_skipping_env)
+    midnight = await park_before_midnight(time_skipping_env)
     at = to_db(midnight)
     add_triggers(
         manage_store,
@@ -252,7 +244,7 @@ async def test_a_one_time_trigger_fires_at_its_second_and_cron_keeps_its_minute(
     tenant: str,
 ) -> None:
     client = time_skipping_env.client
-    midnight = await _park_before_midnight(time_skipping_env)
+    midnight = await park_before_midnight(time_skipping_env)
     at27 = midnight + timedelta(seconds=27)
     add_triggers(
         manage_store,
@@ -284,7 +276,7 @@ async def test_a_superseded_scheduler_does_not_dispatch_its_early_wake_up(
     branch: str,
 ) -> None:
     client = time_skipping_env.client
-    midnight = await _park_before_midnight(time_skipping_env)
+    midnight = await park_before_midnight(time_skipping_env)
     at27 = midnight + timedelta(seconds=27)
     add_triggers(
         manage_store,

@@ -123,6 +123,7 @@ async def test_a_manual_run_of_a_disabled_trigger_is_accepted_then_delivered(
         "agent_id": "bot",
         "trigger_id": "daily",
         "kind": "manual",
+        "fire_at": None,
         "workflow_id": workflow_id,
         "status": "completed",
         "status_reason": None,

@@ -29,6 +29,11 @@ def _expected(**overrides: object) -> dict[str, object]:
         "overlap_policy": "allow",
         "misfire_grace_seconds": 300,
         "catchup": "latest",
+        "jitter_seconds": 0,
+        "start_at": None,
+        "end_at": None,
+        "max_runs": None,
+        "skipped": [],
         # 02:30 Berlin (UTC+1 in March) after 2026-03-02T12:00:30Z
         "next_run_at": "2026-03-03T01:30:00Z",
         "last_scheduled_for": None,

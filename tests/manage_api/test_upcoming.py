@@ -10,6 +10,12 @@ NOT_DATETIME = "Input should be a valid datetime or date"
 UPCOMING = TRIGGERS + "/nightly/upcoming"
 
 
+def _at(
+    utc: str, local: str, skipped: bool = False, fire_at: str | None = None
+) -> dict[str, object]:
+    return {"utc": utc, "local": local, "skipped": skipped, "fire_at": fire_at or utc}
+
+
 async def test_upcoming_across_spring_forward(web: Api) -> None:
     await web.call("POST", TRIGGERS, json=nightly())
     response = await web.call(
@@ -20,10 +26,10 @@ async def test_upcoming_across_spring_forward(web: Api) -> None:
         "trigger_id": "nightly",
         "timezone": "Europe/Berlin",
         "instants": [
-            {"utc": "2026-03-28T01:30:00Z", "local": "2026-03-28T02:30:00+01:00"},
+            _at("2026-03-28T01:30:00Z", "2026-03-28T02:30:00+01:00"),
             # 02:30 does not exist on 2026-03-29: fires at the first instant after the gap.
-            {"utc": "2026-03-29T01:00:00Z", "local": "2026-03-29T03:00:00+02:00"},
-            {"utc": "2026-03-30T00:30:00Z", "local": "2026-03-30T02:30:00+02:00"},
+            _at("2026-03-29T01:00:00Z", "2026-03-29T03:00:00+02:00"),
+            _at("2026-03-30T00:30:00Z", "2026-03-30T02:30:00+02:00"),
         ],
     }
 
@@ -51,9 +57,7 @@ async def test_upcoming_of_a_one_time_trigger(web: Api) -> None:
     body = nightly(cron_expression=None, run_at="2026-03-05T10:00:00Z", cron_timezone="Asia/Tokyo")
     await web.call("POST", TRIGGERS, json=body)
     before = await web.call("GET", UPCOMING)
-    assert before.json()["instants"] == [
-        {"utc": "2026-03-05T10:00:00Z", "local": "2026-03-05T19:00:00+09:00"}
-    ]
+    assert before.json()["instants"] == [_at("2026-03-05T10:00:00Z", "2026-03-05T19:00:00+09:00")]
     after = await web.call("GET", UPCOMING, params={"after": "2026-03-05T10:00:00Z"})
     assert after.json()["instants"] == []
 

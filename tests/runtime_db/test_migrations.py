@@ -23,7 +23,7 @@ def test_upgrade_creates_every_runtime_table(runtime_engine: Engine) -> None:
         "alert_deliveries",
     }
     head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
-    assert migrate.current_revision(runtime_engine) == head == "0003"
+    assert migrate.current_revision(runtime_engine) == head == "0004"
 
 
 def test_upgrade_twice_changes_nothing(runtime_engine: Engine) -> None:
@@ -43,7 +43,7 @@ def test_upgrade_twice_changes_nothing(runtime_engine: Engine) -> None:
     migrate.upgrade(runtime_engine)
     migrate.upgrade(runtime_engine)
     assert schema() == before
-    assert migrate.current_revision(runtime_engine) == "0003"
+    assert migrate.current_revision(runtime_engine) == "0004"
 
 
 def test_upgrade_on_a_blank_database(postgres_server_url: str) -> None:
@@ -55,7 +55,7 @@ def test_upgrade_on_a_blank_database(postgres_server_url: str) -> None:
     try:
         assert migrate.current_revision(engine) is None
         migrate.upgrade(engine)
-        assert migrate.current_revision(engine) == "0003"
+        assert migrate.current_revision(engine) == "0004"
     finally:
         engine.dispose()
         with admin.connect() as conn:

@@ -17,8 +17,8 @@ def test_every_model_names_the_same_user_fields() -> None:
     assert set(TriggerCreate.model_fields) == {*USER_FIELDS, "id"}
     assert set(Trigger.model_fields) == {*USER_FIELDS, "id", *SERVER_MANAGED}
     assert SERVER_MANAGED == (
-        "agent_id", "next_run_at", "last_scheduled_for", "version", "created_at", "updated_at",
-        "schedule_description", "status", "completed_reason", "pause",
+        "agent_id", "skipped", "next_run_at", "last_scheduled_for", "version", "created_at",
+        "updated_at", "schedule_description", "status", "completed_reason", "pause",
     )  # fmt: skip
 
 

@@ -131,7 +131,7 @@ def test_the_default_clock_is_the_wall_clock(web: Svc) -> None:
         with pytest.raises(InvalidFields) as raised:
             create_trigger(real, ALICE, nightly(id="once", cron_expression=None,
                                                 run_at="2026-07-01T10:14:59Z"))  # fmt: skip
-    assert [utc for utc, _ in found.instants] == [
+    assert [o.instant for o in found.occurrences] == [
         datetime(2026, 7, 1, 11, tzinfo=UTC),
         datetime(2026, 7, 1, 12, tzinfo=UTC),
     ]

@@ -35,8 +35,8 @@ def test_migrate_is_safe_to_run_twice(tmp_path: Path, runtime_db_url: str) -> No
     assert second.returncode == 0, second.stderr
     expected = {
         "manage_branches_migrated": 0,
-        "manage_schema_version": 3,
-        "runtime_revision": "0003",
+        "manage_schema_version": 4,
+        "runtime_revision": "0004",
     }
     assert json.loads(first.stdout) == {**expected, "manage_branches_migrated": 1}
     assert json.loads(second.stdout) == expected

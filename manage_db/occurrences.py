@@ -1,0 +1,51 @@
+"""A trigger's coming occurrences as users see them: inside its window, skipped ones listed and
+marked, each with the instant it starts (its jitter applied). The `upcoming` preview and the
+schedule preview use this; dispatch applies the same rules in `next_run.decide_due`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import islice
+
+from manage_db.jitter import fire_at
+from manage_db.next_run import UNBOUNDED, Schedule, Window, iter_fire_times
+from manage_db.timestamps import utc
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    instant: datetime
+    skipped: bool
+    fire_at: datetime
+
+
+def occurrences(
+    schedule: Schedule,
+    after: datetime,
+    count: int,
+    *,
+    window: Window = UNBOUNDED,
+    skipped: frozenset[datetime] = frozenset(),
+    jitter_key: str = "",
+    jitter_seconds: int = 0,
+) -> list[Occurrence]:
+    """The next `count` occurrences after `after` (a one-time trigger has at most one)."""
+    after = utc(after)
+    if window.start is not None and window.start > after:
+        after = window.start - timedelta(microseconds=1)
+    instants: Iterable[datetime]
+    if schedule.run_at is not None:
+        instants = [schedule.run_at] if schedule.run_at > after else []
+    else:
+        assert schedule.cron_expression is not None
+        instants = iter_fire_times(schedule.cron_expression, schedule.cron_timezone, after)
+    found = []
+    for instant in islice(instants, count):
+        if not window.holds(instant):
+            break
+        found.append(
+            Occurrence(instant, instant in skipped, fire_at(jitter_key, instant, jitter_seconds))
+        )
+    return found
