@@ -50,6 +50,8 @@ def record_dispatch(
     *,
     next_run_at: str | None,
     last_scheduled_for: str,
+    run_count: int | None = None,
+    completed_reason: str | None = None,
 ) -> None:
     """Move a trigger's schedule state as a dispatch tick does after starting its run."""
     with session_factory.begin() as session:
@@ -59,7 +61,8 @@ def record_dispatch(
             .values(
                 next_run_at=from_db(next_run_at),
                 last_scheduled_for=from_db(last_scheduled_for),
-                run_count=TriggerSchedule.run_count + 1,
+                run_count=TriggerSchedule.run_count + 1 if run_count is None else run_count,
+                completed_reason=completed_reason,
             )
         )
         assert getattr(moved, "rowcount", 0) == 1
