@@ -82,11 +82,38 @@ def test_projects_agents_and_triggers_as_tables(
     upcoming = _run(capsys, "triggers", "upcoming", "acme/web/echo/daily", "--count", "2")
     assert upcoming == (
         0,
-        "UTC                   LOCAL\n"
-        "2026-03-03T08:00:00Z  2026-03-03T09:00:00+01:00\n"
-        "2026-03-04T08:00:00Z  2026-03-04T09:00:00+01:00\n",
+        "UTC                   LOCAL                      STARTS                SKIPPED\n"
+        "2026-03-03T08:00:00Z  2026-03-03T09:00:00+01:00  2026-03-03T08:00:00Z\n"
+        "2026-03-04T08:00:00Z  2026-03-04T09:00:00+01:00  2026-03-04T08:00:00Z\n",
         "",
     )
+    skipped = _run(capsys, "triggers", "skip", "acme/web/echo/daily", "--next", "1", "-o", "json")
+    assert json.loads(skipped[1])["skipped"] == ["2026-03-03T08:00:00Z"]
+    assert _run(capsys, "triggers", "upcoming", "acme/web/echo/daily", "--count", "1")[1] == (
+        "UTC                   LOCAL                      STARTS                SKIPPED\n"
+        "2026-03-03T08:00:00Z  2026-03-03T09:00:00+01:00  2026-03-03T08:00:00Z  yes\n"
+    )
+    unskipped = _run(capsys, "triggers", "unskip", "acme/web/echo/daily", "--instant",
+                     "2026-03-03T08:00:00Z", "-o", "json")  # fmt: skip
+    assert json.loads(unskipped[1])["skipped"] == []
+    preview = _run(capsys, "triggers", "preview", "acme/web", "--cron", "*/15 * * * *",
+                   "--count", "2")  # fmt: skip
+    assert preview == (
+        0,
+        "Every 15 minutes\n"
+        "UTC                   LOCAL                      STARTS                SKIPPED\n"
+        "2026-03-02T12:15:00Z  2026-03-02T12:15:00+00:00  2026-03-02T12:15:00Z\n"
+        "2026-03-02T12:30:00Z  2026-03-02T12:30:00+00:00  2026-03-02T12:30:00Z\n",
+        "",
+    )
+    span = ("--start", "2026-02-28T00:00:00Z", "--end", "2026-03-02T00:00:00Z")
+    backfill = _run(capsys, "triggers", "backfill", "acme/web/echo/daily", *span, "-o", "json")
+    assert json.loads(backfill[1]) == {
+        "instants": ["2026-02-28T08:00:00Z", "2026-03-01T08:00:00Z"],
+        "started": 2,
+    }
+    bad = _run(capsys, "triggers", "preview", "acme/web", "--cron", "61 * * * *")
+    assert bad[0] == 1 and "cron_expression" in bad[2]
 
 
 def test_json_output_is_the_api_answer_and_runs_and_invocations_work(

@@ -91,7 +91,12 @@ DELIVERY_COLUMNS: list[Column] = [
     ("TRIGGER", lambda r: r["payload"].get("trigger_id")),
     ("ERROR", lambda r: r["last_error"]),
 ]
-UPCOMING_COLUMNS: list[Column] = [("UTC", lambda r: r["utc"]), ("LOCAL", lambda r: r["local"])]
+UPCOMING_COLUMNS: list[Column] = [
+    ("UTC", lambda r: r["utc"]),
+    ("LOCAL", lambda r: r["local"]),
+    ("STARTS", lambda r: r.get("fire_at")),
+    ("SKIPPED", lambda r: "yes" if r.get("skipped") else ""),
+]
 HISTORY_COLUMNS: list[Column] = [
     ("COMMIT", lambda r: r["commit"]),
     ("TIME", lambda r: r["time"]),
@@ -189,6 +194,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "POST", _trigger(a.ref) + "/run"), _one, (("ref",), _REF))  # fmt: skip
     _add(triggers, "upcoming", "the next instants", _upcoming, _listing(UPCOMING_COLUMNS),
          (("ref",), _REF), (("--count",), {"type": int, "default": 5}))  # fmt: skip
+    _add(triggers, "skip", "mark future occurrences not to fire", _skip, _one, (("ref",), _REF),
+         (("--next",), {"type": int, "help": "the next N occurrences"}),
+         (("--instant",), {"action": "append", "dest": "instants"}))  # fmt: skip
+    _add(triggers, "unskip", "let skipped occurrences fire", lambda a, c: c.call(
+        "POST", _trigger(a.ref) + "/unskip", {"instants": a.instants}), _one, (("ref",), _REF),
+        (("--instant",), {"action": "append", "dest": "instants", "required": True}))  # fmt: skip
+    _add(triggers, "backfill", "run every instant of a past range", lambda a, c: c.call(
+        "POST", _trigger(a.ref) + "/backfill", {"start": a.start, "end": a.end}), _one,
+        (("ref",), _REF), (("--start",), {"required": True}),
+        (("--end",), {"required": True}))  # fmt: skip
+    _add(triggers, "preview", "describe a schedule and list its next instants", _preview,
+         _listing(UPCOMING_COLUMNS), (("ref",), {"metavar": "TENANT/PROJECT"}),
+         (("--cron",), {}), (("--run-at",), {}), (("--timezone",), {"default": "UTC"}),
+         (("--count",), {"type": int, "default": 5}))  # fmt: skip
     _add(triggers, "history", "every version", lambda a, c: c.pages(
         _trigger(a.ref) + "/history"), _listing(HISTORY_COLUMNS), (("ref",), _REF))  # fmt: skip
     _add(triggers, "revert", "restore a version", lambda a, c: c.call(
@@ -262,6 +281,23 @@ def _put_agent(args: argparse.Namespace, client: ApiClient) -> Any:
 
 def _upcoming(args: argparse.Namespace, client: ApiClient) -> Any:
     answer = client.call("GET", _trigger(args.ref) + "/upcoming", params={"count": args.count})
+    return answer["instants"]
+
+
+def _skip(args: argparse.Namespace, client: ApiClient) -> Any:
+    body: dict[str, Any] = {"next": args.next} if args.next else {"instants": args.instants}
+    return client.call("POST", _trigger(args.ref) + "/skip", body)
+
+
+def _preview(args: argparse.Namespace, client: ApiClient) -> Any:
+    body: dict[str, Any] = {"cron_timezone": args.timezone, "count": args.count}
+    if args.cron:
+        body["cron_expression"] = args.cron
+    if args.run_at:
+        body["run_at"] = args.run_at
+    answer = client.call("POST", _project(args.ref) + "/schedule-preview", body)
+    if args.output == "table":
+        print(answer["schedule_description"])
     return answer["instants"]
 
 
