@@ -62,8 +62,11 @@ from runtime_db.invocations import (
     get_invocation,
     lock_trigger,
     mark_running,
+    mark_waiting,
     record_attempt,
+    request_cancel,
     running_invocation,
+    waiting_invocation,
 )
 from runtime_db.models import Invocation, InvocationAttempt
 from telemetry.metrics import DELIVERY_ATTEMPTS, DELIVERY_SECONDS, FIRE_LAG, INVOCATIONS
@@ -98,6 +101,13 @@ class _Refusal:
     reason: str
     # Set for a failure that counts as the one attempt made (a message too large to send).
     error_class: str | None = None
+
+
+@dataclass(frozen=True)
+class _Wait:
+    """buffer_one: wait for the running invocation to end, then begin again."""
+
+    running: uuid.UUID
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,9 @@ class RunnerActivities:
             if row.status in TERMINAL_STATUSES:
                 return Plan(str(row.id), row.status, row.status_reason)
             decision = _decide(session, run, key, row, trigger, agent, self._max_message_bytes)
+            if isinstance(decision, _Wait):
+                mark_waiting(session, row.id, f"invocation {decision.running} still running")
+                return Plan(str(row.id), "waiting", f"invocation {decision.running} still running")
             if isinstance(decision, _Refusal):
                 if decision.error_class is not None:
                     record_attempt(session, _refused_attempt(row.id, input.now, decision))
@@ -163,7 +176,17 @@ class RunnerActivities:
                 deadline_at=input.now + timedelta(seconds=worst_case),
             )
             assert running is not None
-            return Plan(str(row.id), "running", delivery=_delivery(run, decision, running))
+            replaced = (
+                _replace_running(session, key, row.id, input.now)
+                if settings.overlap_policy == "cancel_running"
+                else None
+            )
+            return Plan(
+                str(row.id),
+                "running",
+                delivery=_delivery(run, decision, running),
+                cancelled_workflow_id=replaced,
+            )
 
     @activity.defn(name="runner.deliver")
     async def deliver(self, input: DeliverInput) -> AttemptOutcome:
@@ -250,7 +273,7 @@ def _decide(
     trigger: TriggerRow | None,
     agent: AgentRow | None,
     max_message_bytes: int = MAX_MESSAGE_BYTES,
-) -> _Refusal | _Go:
+) -> _Refusal | _Wait | _Go:
     """Deliver, or why not.
 
     A scheduled run skips a trigger disabled since dispatch (only a user disables a trigger,
@@ -274,10 +297,18 @@ def _decide(
         )
     if agent is None:
         return _Refusal("failed", f"agent {run.agent_id} not found")
-    if trigger.overlap_policy == "skip":
+    if trigger.overlap_policy in ("skip", "buffer_one"):
         other = running_invocation(session, key, exclude=row.id)
         if other is not None:
-            return _Refusal("skipped", f"overlap: invocation {other} still running")
+            if trigger.overlap_policy == "skip":
+                return _Refusal("skipped", f"overlap: invocation {other} still running")
+            waiting = waiting_invocation(session, key, exclude=row.id)
+            if waiting is not None:
+                return _Refusal(
+                    "skipped",
+                    f"overlap: invocation {other} still running and {waiting} already waiting",
+                )
+            return _Wait(other)
     context = _template_context(run, trigger, row)
     try:
         check_message_size(trigger.message_template, context, max_message_bytes)
@@ -287,6 +318,23 @@ def _decide(
     except MessageTooLarge as exc:
         return _Refusal("failed", f"message_too_large: {exc}", error_class="message_too_large")
     return _Go(trigger, agent, message)
+
+
+def _replace_running(
+    session: Session, key: InvocationKey, starting: uuid.UUID, now: datetime
+) -> str | None:
+    """cancel_running: the running invocation of the trigger is cancelled for the one starting;
+    the workflow id of the one cancelled, so the new run can wake it."""
+    other = running_invocation(session, key, exclude=starting)
+    if other is None:
+        return None
+    row, changed = request_cancel(
+        session, other, reason=f"overlap: replaced by invocation {starting}", now=now
+    )
+    if row is None or not changed:
+        return None
+    _ended(session, row, now)
+    return row.workflow_id
 
 
 def _still_scheduled(trigger: TriggerRow, scheduled_for: str) -> bool:

@@ -51,9 +51,11 @@ class Plan:
     with the terminal status the invocation has (skipped, failed, cancelled, or an earlier end)."""
 
     invocation_id: str
-    status: str
+    status: str  # running, a terminal status, or "waiting" (buffer_one: begin again later)
     reason: str | None = None
     delivery: Delivery | None = None
+    # cancel_running: the workflow of the run this one replaced, to wake it with the signal.
+    cancelled_workflow_id: str | None = None
 
 
 @dataclass(frozen=True)

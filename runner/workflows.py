@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         DeliverInput,
         Delivery,
         FinishInput,
+        Plan,
         RunnerOutcome,
     )
 
@@ -41,6 +42,8 @@ _STORE_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=70,
 )
+# How often a run buffered behind a running one (buffer_one) looks again.
+_WAIT_POLL = timedelta(seconds=5)
 # Delivery is never retried by Temporal: the loop below does it, recording every attempt.
 _DELIVER_ONCE = RetryPolicy(maximum_attempts=1)
 
@@ -69,12 +72,16 @@ class RunnerWorkflow:
     @workflow.run
     async def run(self, run: RunnerInput) -> RunnerOutcome:
         await self._until_fire_at(run)
-        plan = await workflow.execute_activity_method(
-            RunnerActivities.begin_invocation,
-            BeginInput(run=run, workflow_id=workflow.info().workflow_id, now=workflow.now()),
-            start_to_close_timeout=_STORE_TIMEOUT,
-            retry_policy=_STORE_RETRY,
-        )
+        plan = await self._begin(run)
+        while plan.status == "waiting":  # a cancel marks the row first: begin then ends it
+            # buffer_one: this run waits its turn; begin again until the running one has ended.
+            with suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self._cancel_requested, timeout=_WAIT_POLL)
+            plan = await self._begin(run)
+        if plan.cancelled_workflow_id is not None:
+            await workflow.get_external_workflow_handle(plan.cancelled_workflow_id).signal(
+                CANCEL_SIGNAL
+            )
         if plan.delivery is None:
             return RunnerOutcome(plan.invocation_id, plan.status, plan.reason, attempts=0)
         status, reason, attempts = await self._attempts(plan.delivery)
@@ -85,6 +92,14 @@ class RunnerWorkflow:
             retry_policy=_STORE_RETRY,
         )
         return RunnerOutcome(plan.invocation_id, finished.status, finished.reason, attempts)
+
+    async def _begin(self, run: RunnerInput) -> Plan:
+        return await workflow.execute_activity_method(
+            RunnerActivities.begin_invocation,
+            BeginInput(run=run, workflow_id=workflow.info().workflow_id, now=workflow.now()),
+            start_to_close_timeout=_STORE_TIMEOUT,
+            retry_policy=_STORE_RETRY,
+        )
 
     async def _attempts(self, delivery: Delivery) -> tuple[str, str | None, int]:
         """Attempt until success, a non-retryable failure, the retry budget, or a cancel."""

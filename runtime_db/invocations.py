@@ -259,6 +259,34 @@ def lock_trigger(session: Session, key: InvocationKey) -> None:
     session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
 
 
+WAITING = "waiting: "  # status_reason prefix of a pending run buffered behind a running one
+
+
+def waiting_invocation(
+    session: Session, key: InvocationKey, exclude: uuid.UUID | None = None
+) -> uuid.UUID | None:
+    """A pending invocation of the same trigger buffered behind a running one, if any."""
+    query = select(Invocation.id).where(
+        Invocation.tenant_id == key.tenant_id,
+        Invocation.project_id == key.project_id,
+        Invocation.agent_id == key.agent_id,
+        Invocation.trigger_id == key.trigger_id,
+        Invocation.status == "pending",
+        Invocation.status_reason.startswith(WAITING),
+    )
+    if exclude is not None:
+        query = query.where(Invocation.id != exclude)
+    return session.execute(query.limit(1)).scalar_one_or_none()
+
+
+def mark_waiting(session: Session, invocation_id: uuid.UUID, reason: str) -> None:
+    session.execute(
+        update(Invocation)
+        .where(Invocation.id == invocation_id, Invocation.status == "pending")
+        .values(status_reason=WAITING + reason)
+    )
+
+
 def running_invocation(
     session: Session, key: InvocationKey, exclude: uuid.UUID | None = None
 ) -> uuid.UUID | None:

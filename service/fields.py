@@ -187,8 +187,13 @@ RetryDelay = Annotated[
 ]
 TimeoutSeconds = Annotated[int, Field(ge=1, le=900, description="Per-attempt timeout, 1..900 s.")]
 OverlapPolicy = Annotated[
-    Literal["allow", "skip"],
-    Field(description="`skip` skips a run while an earlier run of the trigger is still running."),
+    Literal["allow", "skip", "buffer_one", "cancel_running"],
+    Field(
+        description="While an earlier run of the trigger is still running: `allow` runs both,"
+        " `skip` skips the new one, `buffer_one` lets one new run wait and start when the"
+        " running one ends (any further one is skipped), `cancel_running` cancels the running"
+        " one and starts the new one. Skipped runs are invocations with status `skipped`."
+    ),
 ]
 Catchup = Annotated[
     Literal["latest", "all"],
