@@ -114,7 +114,7 @@ async def test_openapi_states_the_bounds_and_auth(api: Api) -> None:
         1,
         86400,
     )
-    assert props["overlap_policy"]["enum"] == ["allow", "skip"]
+    assert props["overlap_policy"]["enum"] == ["allow", "skip", "buffer_one", "cancel_running"]
     assert "65536 bytes" in props["payload"]["description"]
     assert "16384 bytes" in props["message_template"]["description"]
 

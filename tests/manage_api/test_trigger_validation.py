@@ -93,7 +93,15 @@ CASES: list[tuple[dict[str, Any], list[tuple[str, str]]]] = [
         {"misfire_grace_seconds": 604801},
         [("misfire_grace_seconds", "Input should be less than or equal to 604800")],
     ),
-    ({"overlap_policy": "queue"}, [("overlap_policy", "Input should be 'allow' or 'skip'")]),
+    (
+        {"overlap_policy": "queue"},
+        [
+            (
+                "overlap_policy",
+                "Input should be 'allow', 'skip', 'buffer_one' or 'cancel_running'",
+            )
+        ],
+    ),
     ({"enabled": "true"}, [("enabled", "Input should be a valid boolean")]),
     ({"name": ""}, [("name", "String should have at least 1 character")]),
     ({"id": "Bad_ID"}, [("id", "String should match pattern '^[a-z0-9][a-z0-9-]{0,62}$'")]),
