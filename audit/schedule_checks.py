@@ -113,6 +113,8 @@ def check_next_run_missing(
                 continue
             if not trigger.enabled or row.next_run_at is not None or _completed_once(trigger, now):
                 continue
+            if row.completed_reason is not None:  # its window closed or its run limit was met
+                continue
             fixable = not schedule_errors(trigger) and row.invalid_reason is None
             message = "enabled trigger has no next_run_at: it will never fire"
             if not fixable:

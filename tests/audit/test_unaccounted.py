@@ -12,7 +12,7 @@ from audit.run import run_audit
 from manage_db.store import ManageStore
 from runtime_db.alerts import put_hook
 from runtime_db.invocations import finish
-from runtime_db.models import AlertDelivery, Invocation
+from runtime_db.models import AlertDelivery, Invocation, TriggerSchedule
 from tests.audit.conftest import (
     NOW,
     add_triggers,
@@ -102,3 +102,20 @@ async def test_passed_instants_without_a_record_are_reported_then_recorded_misse
     ]
     again = (await run_audit(ctx, fix=False)).to_document()
     assert by_check(again, "instants_unaccounted") == []
+
+
+async def test_a_completed_trigger_is_not_reported_as_never_firing(
+    manage_store: ManageStore, session_factory: sessionmaker[Session]
+) -> None:
+    limited = trigger_row("limited", cron_expression="*/5 * * * *", max_runs=2)
+    add_triggers(manage_store, session_factory, "acme", "web", limited)
+    with session_factory.begin() as session:
+        row = session.scalars(select(TriggerSchedule)).one()
+        row.next_run_at, row.run_count = None, 2
+        row.completed_reason = "max_runs (2) reached"
+    ctx = audit_context(manage_store, session_factory)
+
+    report = (await run_audit(ctx, fix=False)).to_document()
+
+    assert by_check(report, "next_run_missing") == []
+    assert by_check(report, "instants_unaccounted") == []
