@@ -92,11 +92,14 @@ def control_routes(ctx: ServiceContext) -> RouteList:
         scope = await path_scope(request, ctx)
         body = parse_body(SchedulePreview, await json_object(request))
         found = await run_in_threadpool(controls.preview, ctx, scope, body)
-        answer = SchedulePreviewAnswer(
-            schedule_description=found.description,
-            timezone=found.timezone,
-            instants=upcoming_bodies(found.occurrences, found.timezone),
-        )
-        return JSONResponse(answer.model_dump(mode="json"))
+        return JSONResponse(preview_answer(found).model_dump(mode="json"))
 
     return routes
+
+
+def preview_answer(found: controls.Preview) -> SchedulePreviewAnswer:
+    return SchedulePreviewAnswer(
+        schedule_description=found.description,
+        timezone=found.timezone,
+        instants=upcoming_bodies(found.occurrences, found.timezone),
+    )

@@ -66,8 +66,13 @@ def ensure_key(
 
 
 def authenticate(session: Session, key: str) -> Principal | None:
+    return authenticate_digest(session, digest(key))
+
+
+def authenticate_digest(session: Session, key_hash: str) -> Principal | None:
+    """The principal of a live key known by its SHA-256 (a dashboard session holds only that)."""
     row = session.execute(
-        select(ApiKey).where(ApiKey.key_hash == digest(key), ApiKey.revoked_at.is_(None))
+        select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
     ).scalar_one_or_none()
     if row is None:
         return None

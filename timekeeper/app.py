@@ -1,4 +1,5 @@
-"""The HTTP app: the manage API plus the deploy hook and audit endpoints, built from contexts."""
+"""The HTTP app: the manage API, the deploy hook and audit endpoints, and the dashboard (`/ui`),
+built from contexts."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute
 
 from audit.routes import audit_routes
+from dashboard.app import dashboard_mount
 from audit.run import AuditContext
 from deploy_hooks.routes import DeployContext, deploy_routes
 from manage_api.app import api_routes
@@ -18,9 +20,12 @@ from service.context import ServiceContext
 
 
 def create_app(
-    ctx: ServiceContext, deploy: DeployContext | None = None, audit: AuditContext | None = None
+    ctx: ServiceContext,
+    deploy: DeployContext | None = None,
+    audit: AuditContext | None = None,
+    ui_secret: str | None = None,
 ) -> Starlette:
-    routes: list[BaseRoute] = [*api_routes(ctx)]
+    routes: list[BaseRoute] = [*api_routes(ctx), dashboard_mount(ctx, audit, ui_secret)]
     if deploy is not None:
         routes.extend(deploy_routes(deploy))
     if audit is not None:
