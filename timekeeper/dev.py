@@ -102,6 +102,7 @@ async def _run_owned(settings: Settings) -> int:
         )
         if ready.is_set() and not serving.done():
             print(f"Timekeeper API:   {api_url}", flush=True)
+            print(f"Dashboard:        {api_url}/ui/ (sign in with the admin key)", flush=True)
             if temporal.process:
                 print(f"Temporal UI:      {temporal.ui_url}", flush=True)
             print(f"Temporal address: {temporal_address}", flush=True)

@@ -127,7 +127,14 @@ async def serve(
                     task_queue_for=task_queue_for,
                 )
                 config = uvicorn.Config(
-                    create_app(ctx, deploy, _audit_context(settings, stores, client)),
+                    create_app(
+                        ctx,
+                        deploy,
+                        _audit_context(settings, stores, client),
+                        ui_secret=settings.ui_session_secret.get_secret_value()
+                        if settings.ui_session_secret
+                        else None,
+                    ),
                     host=settings.api_host,
                     port=settings.api_port,
                     log_level=settings.log_level.lower(),

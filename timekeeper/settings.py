@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     api_port: int = 8080
     bootstrap_admin_key: SecretStr | None = None
     deploy_secret: SecretStr | None = None
+    ui_session_secret: SecretStr | None = Field(
+        None, description="Signs dashboard sessions (unset: a random one per process)."
+    )
     deployment_id: str = Field("local", description="This process's deployment.")
     task_queue: str | None = Field(None, description="Defaults to timekeeper-{deployment_id}.")
     tick_seconds: int = Field(60, ge=1)
