@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute
 
 from audit.routes import audit_routes
-from dashboard.app import dashboard_mount
 from audit.run import AuditContext
+from dashboard.app import dashboard_mount
 from deploy_hooks.routes import DeployContext, deploy_routes
 from manage_api.app import api_routes
 from manage_api.auth import require_admin
