@@ -20,7 +20,7 @@ from manage_api.problems import validation_errors
 from service import controls, runs, trigger_history, triggers
 from service.context import ServiceContext
 from service.errors import InvalidFields, NotFound
-from service.inputs import BackfillBody, SkipBody
+from service.inputs import BackfillBody, SkipBody, UnskipBody
 from service.scope import Scope
 
 
@@ -71,6 +71,18 @@ def action_routes(ctx: ServiceContext) -> list[Route]:
         )
         skipped = json.loads(row.skipped) if row.skipped else []
         flash(request, "Skipped: " + (", ".join(skipped) or "nothing left to skip") + ".")
+        return _back(request)
+
+    @action
+    async def unskip(request: Request) -> Response:
+        scope, form = await _form(request, ctx)
+        raw = json.dumps({"instants": [_text(form, "instant")]})
+        try:
+            body = UnskipBody.model_validate_json(raw)
+        except ValidationError as exc:
+            raise InvalidFields(validation_errors(exc), "That is not an instant.") from None
+        await run_in_threadpool(controls.unskip, ctx, scope, None, body)
+        flash(request, f"Unskipped {_text(form, 'instant')}.")
         return _back(request)
 
     @action
@@ -131,6 +143,7 @@ def action_routes(ctx: ServiceContext) -> list[Route]:
         "/pause": pause,
         "/resume": resume,
         "/skip-next": skip_next,
+        "/unskip": unskip,
         "/backfill": backfill,
         "/delete": delete,
         "/revert": revert,

@@ -25,7 +25,8 @@ from service.inputs import SchedulePreview, TriggerCreate, TriggerPatch
 from service.scope import Scope
 
 _FIELDS = ("name", "cron_expression", "cron_timezone", "message_template", "jitter_seconds",
-           "overlap_policy")  # fmt: skip
+           "overlap_policy", "catchup", "start_at", "end_at", "max_runs")  # fmt: skip
+_NULLABLE = ("cron_expression", "start_at", "end_at", "max_runs")
 _ZONES = sorted(available_timezones())
 
 
@@ -34,9 +35,10 @@ def _values(form: Any, creating: bool) -> dict[str, Any]:
     for name in ("id", *_FIELDS) if creating else _FIELDS:
         raw = form.get(name)
         text = raw.strip() if isinstance(raw, str) else ""
-        if name == "jitter_seconds":
-            values[name] = int(text) if text.isdigit() else text or 0
-        elif name == "cron_expression":
+        if name in ("jitter_seconds", "max_runs"):
+            number = int(text) if text.isdigit() else text
+            values[name] = number if text else (0 if name == "jitter_seconds" else None)
+        elif name in _NULLABLE:
             values[name] = text or None
         elif text or name in ("name", "message_template"):
             values[name] = text

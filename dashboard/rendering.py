@@ -85,7 +85,7 @@ def action(fn: Handler) -> Handler:
 def back_of(request: Request) -> str:
     """The trigger page an action on it came from."""
     path = request.url.path
-    for suffix in ("/run", "/pause", "/resume", "/skip-next", "/backfill", "/revert"):
+    for suffix in ("/run", "/pause", "/resume", "/skip-next", "/unskip", "/backfill", "/revert"):
         if path.endswith(suffix):
             return path[: -len(suffix)]
     if "/invocations/" in path:

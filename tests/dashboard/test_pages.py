@@ -129,3 +129,31 @@ async def test_the_editor_shows_field_errors_beside_the_fields_and_previews(ui: 
     )
     assert edited.headers["location"] == WEB + "/agents/bot/triggers/bad"
     assert "Renamed" in (await ui.client.get(WEB + "/agents/bot/triggers/bad")).text
+
+
+async def test_skip_next_then_unskip_and_the_window_fields_of_the_editor(ui: Ui) -> None:
+    await ui.sign_in()
+    token = await ui.csrf(NIGHTLY)
+    await ui.client.post(NIGHTLY + "/skip-next", data={"csrf_token": token})
+    page = (await ui.client.get(NIGHTLY)).text
+    assert len(_testids(page, "unskip")) == 1
+    unskipped = await ui.client.post(
+        NIGHTLY + "/unskip", data={"csrf_token": token, "instant": "2026-03-03T01:30:00Z"}
+    )
+    assert unskipped.status_code == 303
+    after = (await ui.client.get(NIGHTLY)).text
+    assert "Unskipped 2026-03-03T01:30:00Z." in after
+    assert _testids(after, "unskip") == []
+
+    form = {"csrf_token": token, "name": "Nightly report", "cron_expression": "30 2 * * *",
+            "cron_timezone": "Europe/Berlin", "message_template": "Report",
+            "jitter_seconds": "0", "overlap_policy": "allow", "catchup": "latest",
+            "start_at": "2026-04-01T00:00:00Z", "end_at": "2026-03-01T00:00:00Z",
+            "max_runs": ""}  # fmt: skip
+    refused = await ui.client.post(NIGHTLY + "/edit", data=form)
+    assert refused.status_code == 422
+    assert _testids(refused.text, "error-end_at") == ["must be after start_at"]
+    saved = await ui.client.post(NIGHTLY + "/edit", data={**form, "end_at": "", "max_runs": "3"})
+    assert saved.status_code == 303
+    page = (await ui.client.get(NIGHTLY)).text
+    assert "2026-04-01T00:00:00Z" in page and "max_runs" in page
