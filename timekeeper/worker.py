@@ -66,6 +66,10 @@ def build_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker:
         activities=activities,
         activity_executor=executor,
         max_concurrent_activities=64,
+        max_concurrent_local_activities=64,
+        # More pollers than the default (5): a minute's burst of runs queues workflow tasks.
+        max_concurrent_workflow_task_polls=16,
+        max_concurrent_activity_task_polls=16,
     )
 
 

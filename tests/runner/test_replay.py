@@ -1,8 +1,11 @@
 """Recorded RunnerWorkflow histories still replay: a change to the workflow code that would
 break runs already in flight (a reordered activity, a new timer) fails here, not in production.
 
-To record them again after an intended, versioned change, run
-`TIMEKEEPER_RECORD_HISTORIES=1 pytest tests/runner/test_workflows.py -k "retried or cancel_betw"`.
+The plain histories were recorded before begin and finish became local activities (behind the
+`local-store-steps` patch), the `_local_steps` ones after: both must replay. To record the
+current ones again after an intended, versioned change, run
+`TIMEKEEPER_RECORD_HISTORIES=1 pytest tests/runner/test_workflows.py -k "retried or cancel_betw"`
+and rename what it writes to `*_local_steps.json`.
 """
 
 from __future__ import annotations
@@ -29,5 +32,7 @@ async def test_recorded_history_replays(path: Path) -> None:
 def test_the_recorded_histories_are_present() -> None:
     assert sorted(p.stem for p in HISTORIES.glob("*.json")) == [
         "cancel_between_retries",
+        "cancel_between_retries_local_steps",
         "retry_then_success",
+        "retry_then_success_local_steps",
     ]
