@@ -266,16 +266,9 @@ def waiting_invocation(
     session: Session, key: InvocationKey, exclude: uuid.UUID | None = None
 ) -> uuid.UUID | None:
     """A pending invocation of the same trigger buffered behind a running one, if any."""
-    query = select(Invocation.id).where(
-        Invocation.tenant_id == key.tenant_id,
-        Invocation.project_id == key.project_id,
-        Invocation.agent_id == key.agent_id,
-        Invocation.trigger_id == key.trigger_id,
-        Invocation.status == "pending",
-        Invocation.status_reason.startswith(WAITING),
+    query = _of_trigger(key, exclude).where(
+        Invocation.status == "pending", Invocation.status_reason.startswith(WAITING)
     )
-    if exclude is not None:
-        query = query.where(Invocation.id != exclude)
     return session.execute(query.limit(1)).scalar_one_or_none()
 
 
@@ -291,16 +284,19 @@ def running_invocation(
     session: Session, key: InvocationKey, exclude: uuid.UUID | None = None
 ) -> uuid.UUID | None:
     """The oldest running invocation of the same trigger (any instant), if there is one."""
+    query = _of_trigger(key, exclude).where(Invocation.status == "running")
+    return session.execute(query.order_by(Invocation.started_at).limit(1)).scalar_one_or_none()
+
+
+def _of_trigger(key: InvocationKey, exclude: uuid.UUID | None) -> Select[uuid.UUID]:
+    """Ids of the invocations of the key's trigger (any instant), but `exclude`."""
     query = select(Invocation.id).where(
         Invocation.tenant_id == key.tenant_id,
         Invocation.project_id == key.project_id,
         Invocation.agent_id == key.agent_id,
         Invocation.trigger_id == key.trigger_id,
-        Invocation.status == "running",
     )
-    if exclude is not None:
-        query = query.where(Invocation.id != exclude)
-    return session.execute(query.order_by(Invocation.started_at).limit(1)).scalar_one_or_none()
+    return query if exclude is None else query.where(Invocation.id != exclude)
 
 
 def _locked(session: Session, invocation_id: uuid.UUID) -> Invocation | None:

@@ -170,6 +170,30 @@ async def test_a_final_failure_posts_one_signed_alert(
     assert (delivery["http_status"], delivery["payload"]) == (200, json.loads(alert.body))
 
 
+async def _post_one_failure_alert(
+    env: WorkflowEnvironment,
+    session_factory: sessionmaker[Session],
+    manage_store: ManageStore,
+    task_queue: str,
+    receiver_url: str,
+    history: str,
+) -> tuple[str, dict[str, object]]:
+    """One failed run's alert, posted until its workflow ends: that workflow's result and the
+    delivery as the API shows it then."""
+    async with stack(env.client, session_factory, manage_store, task_queue) as tk:
+        hook = {"url": receiver_url, "events": ["invocation.failed"]}
+        await tk.api.put(f"{PROJECT}/alerts/pager", json=hook)
+        with serve(create_echo_agent()) as agent_url:
+            await tk.run(await tk.trigger("broken", agent_url + "/nowhere"))
+        await tk.pump.once()
+        [delivery] = await tk.deliveries("pager")
+        handle = await alert_ended(env, delivery["id"])
+        result = await handle.result()
+        await keep_history(handle, history)
+        [delivery] = await tk.deliveries("pager")
+    return result, delivery
+
+
 async def test_an_endpoint_error_is_retried_until_it_answers(
     session_factory: sessionmaker[Session],
     manage_store: ManageStore,
@@ -179,19 +203,11 @@ async def test_an_endpoint_error_is_retried_until_it_answers(
     receiver_url: str,
 ) -> None:
     receiver.statuses = [500, 503]
-    client = time_skipping_env.client
-    async with stack(client, session_factory, manage_store, task_queue) as tk:
-        hook = {"url": receiver_url, "events": ["invocation.failed"]}
-        await tk.api.put(f"{PROJECT}/alerts/pager", json=hook)
-        with serve(create_echo_agent()) as agent_url:
-            await tk.run(await tk.trigger("broken", agent_url + "/nowhere"))
-        await tk.pump.once()
-        [delivery] = await tk.deliveries("pager")
-        handle = await alert_ended(time_skipping_env, delivery["id"])
-        assert await handle.result() == "delivered"
-        await keep_history(handle, "alert_retried")
-        [delivery] = await tk.deliveries("pager")
+    result, delivery = await _post_one_failure_alert(
+        time_skipping_env, session_factory, manage_store, task_queue, receiver_url, "alert_retried"
+    )
 
+    assert result == "delivered"
     assert len(receiver.received) == 3
     assert "x-timekeeper-signature" not in receiver.received[0].headers
     assert {r.body for r in receiver.received} == {receiver.received[0].body}
@@ -211,19 +227,11 @@ async def test_an_endpoint_that_keeps_failing_ends_the_delivery_failed(
     receiver_url: str,
 ) -> None:
     receiver.statuses = [500] * 8
-    client = time_skipping_env.client
-    async with stack(client, session_factory, manage_store, task_queue) as tk:
-        hook = {"url": receiver_url, "events": ["invocation.failed"]}
-        await tk.api.put(f"{PROJECT}/alerts/pager", json=hook)
-        with serve(create_echo_agent()) as agent_url:
-            await tk.run(await tk.trigger("broken", agent_url + "/nowhere"))
-        await tk.pump.once()
-        [delivery] = await tk.deliveries("pager")
-        handle = await alert_ended(time_skipping_env, delivery["id"])
-        assert await handle.result() == "failed"
-        await keep_history(handle, "alert_given_up")
-        [delivery] = await tk.deliveries("pager")
+    result, delivery = await _post_one_failure_alert(
+        time_skipping_env, session_factory, manage_store, task_queue, receiver_url, "alert_given_up"
+    )
 
+    assert result == "failed"
     assert len(receiver.received) == 8
     assert (delivery["status"], delivery["attempts"], delivery["http_status"]) == ("failed", 8, 500)
     assert delivery["last_error"] == "HTTP 500: "
