@@ -28,7 +28,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from alerts.events import MISSED, invocation_event, trigger_disabled
+from alerts.events import MISSED, invocation_event
 from dispatcher.models import (
     CheckInput,
     DispatchInput,
@@ -36,31 +36,19 @@ from dispatcher.models import (
     RegisterInput,
     TickCounters,
 )
+from dispatcher.planning import Plan, disabled_event, missed_rows, plan_of, skipped_rows
 from dispatcher.schedule_sync import moved_branches, sync_branch
-from manage_db.branches import parse_branch, project_branch
-from manage_db.jitter import fire_at as jittered
-from manage_db.jitter import jitter_key
-from manage_db.next_run import (
-    BEYOND_GRACE,
-    SKIPPED,
-    InvalidSchedule,
-    Missed,
-    Schedule,
-    decide_due,
-)
+from manage_db.branches import parse_branch
 from manage_db.store import ManageStore, branch_heads
 from manage_db.timestamps import from_db, to_db
 from runner.activities import invocation_key
 from runner.contract import (
     RUNNER_WORKFLOW,
-    RunnerInput,
-    runner_workflow_id,
-    scheduled_slot,
     workflow_id_for,
 )
 from runtime_db import scheduler_state
-from runtime_db.alerts import AlertEvent, enqueue
-from runtime_db.invocations import InvocationKey, record_missed, record_pending
+from runtime_db.alerts import enqueue
+from runtime_db.invocations import record_missed, record_pending
 from runtime_db.schedules import (
     DueBatch,
     DueSchedule,
@@ -85,36 +73,10 @@ _START_RPC_TIMEOUT = timedelta(seconds=10)
 _HEARTBEAT_EVERY = 2.0  # seconds; the workflow's heartbeat timeout is 10
 # Triggers planned, started and advanced together; slices of a batch run concurrently.
 _CHUNK = 100
-# Rows recorded per trigger and dispatch for occurrences not fired (an outage of a per-minute
-# trigger would otherwise write a row for every minute it lasted).
-_MISSED_ROWS_PER_TRIGGER = 60
 
 # Called with each project branch whose triggers are about to be advanced. Tests inject a crash
 # or a concurrent user edit here.
 AdvanceHook = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What this tick does with one due trigger: start a run (or not), then how to advance it."""
-
-    due: DueSchedule
-    run: RunnerInput | None  # None: nothing to start (all missed beyond grace, or invalid)
-    next_run_at: datetime | None
-    invalid: str | None = None  # why the stored definition cannot be fired
-    missed: int = 0  # occurrences not fired: older than the grace, or coalesced
-    missed_at: tuple[Missed, ...] = ()  # those of them listed one by one, with the reason
-    earlier: tuple[RunnerInput, ...] = ()  # with catchup "all": occurrences before `run`
-    completed: str | None = None  # why nothing is left to fire after this dispatch
-
-    @property
-    def runs(self) -> tuple[RunnerInput, ...]:
-        """Every run to start, oldest first."""
-        return (*self.earlier, self.run) if self.run is not None else ()
-
-    @property
-    def branch(self) -> str:
-        return f"{self.due.tenant_id}/{self.due.project_id}/main"
 
 
 @dataclass(frozen=True)
@@ -267,17 +229,17 @@ class DispatchActivities:
         done = await asyncio.to_thread(self._advance, settled, as_of)
         return _Advanced(done.advanced, done.conflicts, done.disabled_invalid, missed)
 
-    def _plan_and_record(self, schedules: list[DueSchedule], as_of: datetime) -> list[_Plan]:
+    def _plan_and_record(self, schedules: list[DueSchedule], as_of: datetime) -> list[Plan]:
         """Plan (misfire grace, coalescing) and record the runs as `pending` invocations in one
         statement, before any is started."""
-        plans = [_plan(due, as_of) for due in schedules]
+        plans = [plan_of(due, as_of) for due in schedules]
         runs = [
             (invocation_key(run), workflow_id_for(run), run.trigger_version, from_db(run.fire_at))
             for plan in plans
             for run in plan.runs
         ]
-        missed = [row for plan in plans for row in _missed_rows(plan, as_of)]
-        skipped = [row for plan in plans for row in _skipped_rows(plan)]
+        missed = [row for plan in plans for row in missed_rows(plan, as_of)]
+        skipped = [row for plan in plans for row in skipped_rows(plan)]
         with self._sessions.begin() as session:
             record_pending(session, runs)
             new = record_missed(session, missed, as_of)
@@ -285,7 +247,7 @@ class DispatchActivities:
             record_missed(session, skipped, as_of, status="skipped")
         return plans
 
-    async def _start(self, plan: _Plan, gate: _Gate) -> _Plan | None:
+    async def _start(self, plan: Plan, gate: _Gate) -> Plan | None:
         """Step 3 for one trigger: start its runner workflow, if it has one to start; the plan,
         or None when the start failed and the trigger must stay due."""
         counters = gate.counters
@@ -311,7 +273,7 @@ class DispatchActivities:
         _heartbeat(counters)
         return plan
 
-    def _advance(self, plans: list[_Plan], as_of: datetime) -> _Advanced:
+    def _advance(self, plans: list[Plan], as_of: datetime) -> _Advanced:
         """Step 4: compare-and-set each trigger on what was read, in one transaction."""
         if self._advance_hook is not None:
             for branch in sorted({plan.branch for plan in plans}):
@@ -334,7 +296,7 @@ class DispatchActivities:
                 advanced += 1
                 if plan.invalid is not None:
                     invalid += 1
-                    enqueue(session, [_disabled_event(plan.due, plan.invalid, as_of)], as_of)
+                    enqueue(session, [disabled_event(plan.due, plan.invalid, as_of)], as_of)
                     log.warning(
                         "trigger %s on %s cannot fire and is held: %s",
                         plan.due.trigger_id,
@@ -393,157 +355,3 @@ def _heartbeat(counters: TickCounters) -> None:
         activity.heartbeat(
             {"started": counters.started + counters.already_started, "advanced": counters.advanced}
         )
-
-
-def _disabled_event(due: DueSchedule, reason: str, as_of: datetime) -> AlertEvent:
-    return trigger_disabled(
-        due.tenant_id,
-        due.project_id,
-        due.agent_id,
-        due.trigger_id,
-        due.definition_version,
-        reason,
-        as_of,
-    )
-
-
-def _missed_rows(plan: _Plan, as_of: datetime) -> list[tuple[InvocationKey, str, str]]:
-    """The `missed` invocations of a plan: a loss is recorded, never silent. After a long outage
-    only the latest `_MISSED_ROWS_PER_TRIGGER` occurrences get a row each; all are counted."""
-    due = plan.due
-    rows = []
-    listed = [m for m in plan.missed_at if m.reason != SKIPPED][-_MISSED_ROWS_PER_TRIGGER:]
-    if plan.missed > len(listed):
-        log.warning(
-            "trigger %s/%s/%s missed %d occurrences; the latest %d are recorded",
-            due.tenant_id,
-            due.project_id,
-            due.trigger_id,
-            plan.missed,
-            len(listed),
-        )
-    for missed in listed:
-        if missed.reason == BEYOND_GRACE:
-            reason = (
-                f"missed: more than the misfire grace ({due.misfire_grace_seconds} s) late when"
-                f" the scheduler reached it at {to_db(as_of)}"
-            )
-        elif plan.run is not None:
-            reason = f"missed: coalesced into the run for {plan.run.scheduled_for}"
-        else:
-            reason = "missed: coalesced"
-        key = InvocationKey(
-            due.tenant_id, due.project_id, due.agent_id, due.trigger_id, missed.instant, "scheduled"
-        )
-        slot = scheduled_slot(missed.instant)
-        workflow_id = runner_workflow_id(
-            due.tenant_id, due.project_id, due.agent_id, due.trigger_id, slot
-        )
-        rows.append((key, workflow_id, reason))
-    return rows
-
-
-def _skipped_rows(plan: _Plan) -> list[tuple[InvocationKey, str, str]]:
-    """Occurrences a user marked not to fire: recorded `skipped`, so each instant has a row."""
-    due = plan.due
-    return [
-        (
-            InvocationKey(
-                due.tenant_id, due.project_id, due.agent_id, due.trigger_id, m.instant, "scheduled"
-            ),
-            runner_workflow_id(
-                due.tenant_id, due.project_id, due.agent_id, due.trigger_id,
-                scheduled_slot(m.instant),
-            ),
-            "skipped: marked not to fire",
-        )
-        for m in plan.missed_at
-        if m.reason == SKIPPED
-    ]  # fmt: skip
-
-
-def _limited(due: DueSchedule, fires: tuple[datetime, ...]) -> tuple[tuple[datetime, ...], bool]:
-    """The fires `max_runs` still allows (oldest first), and whether the limit is then reached."""
-    if due.max_runs is None:
-        return fires, False
-    left = max(due.max_runs - due.run_count, 0)
-    return fires[:left], due.run_count + min(len(fires), left) >= due.max_runs
-
-
-def _completion(
-    due: DueSchedule, fires: tuple[datetime, ...], following: datetime | None, limited: bool
-) -> str | None:
-    if limited:
-        return f"max_runs ({due.max_runs}) reached"
-    if following is not None:
-        return None
-    if due.run_at is not None:
-        if fires:
-            return f"fired once, at {to_db(due.run_at)}"
-        return f"its one-time instant {to_db(due.run_at)} passed without a run"
-    if due.end_at is not None:
-        return f"end_at {to_db(due.end_at)} passed"
-    return None
-
-
-def _plan(due: DueSchedule, as_of: datetime) -> _Plan:
-    """Misfire grace and coalescing decide the instant (if any) to fire and the next one.
-
-    A stored definition the math or the id rules refuse (written around the API, or valid
-    under older rules) is never fired: its schedule row is held with the reason.
-    """
-    try:
-        project_branch(due.tenant_id, due.project_id)
-        schedule = Schedule(
-            cron_expression=due.cron_expression,
-            cron_timezone=due.cron_timezone,
-            run_at=due.run_at,
-        )
-        decision = decide_due(
-            schedule,
-            due.next_run_at,
-            as_of,
-            due.misfire_grace_seconds,
-            due.catchup,
-            end_at=due.end_at,
-            skipped=frozenset(t for s in due.skipped or () if (t := from_db(s)) is not None),
-        )
-        fires, limited = _limited(due, decision.fires)
-        following = None if limited else decision.next_run_at
-        runs = tuple(_run(due, instant) for instant in fires)
-        for each in runs:
-            workflow_id_for(each)  # validates the ids a workflow id is made of
-        run = runs[-1] if runs else None
-    except InvalidSchedule as exc:
-        reason = f"invalid schedule ({exc.field}: {exc.message})"
-        return _Plan(due, None, None, invalid=reason)
-    except ValueError as exc:
-        return _Plan(due, None, None, invalid=f"invalid trigger ({exc})")
-    return _Plan(
-        due,
-        run,
-        following,
-        missed=decision.missed,
-        missed_at=decision.missed_at,
-        earlier=runs[:-1],
-        completed=_completion(due, fires, following, limited),
-    )
-
-
-def _run(due: DueSchedule, instant: datetime) -> RunnerInput:
-    return RunnerInput(
-        tenant_id=due.tenant_id,
-        project_id=due.project_id,
-        agent_id=due.agent_id,
-        trigger_id=due.trigger_id,
-        scheduled_for=to_db(instant),
-        kind="scheduled",
-        slot=scheduled_slot(instant),
-        trigger_version=due.definition_version,
-        fire_at=_fire_at(due, instant) if due.jitter_seconds else None,
-    )
-
-
-def _fire_at(due: DueSchedule, instant: datetime) -> str:
-    key = jitter_key(due.tenant_id, due.project_id, due.trigger_id)
-    return to_db(jittered(key, instant, due.jitter_seconds))
