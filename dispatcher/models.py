@@ -20,6 +20,10 @@ def scheduler_workflow_id(deployment_id: str) -> str:
     return f"{SCHEDULER_ID_PREFIX}{deployment_id}"
 
 
+# Sent by a save whose trigger is due before the scheduler's next wake (see service.wake).
+WAKE_SIGNAL = "wake"
+
+
 @dataclass(frozen=True)
 class SchedulerInput:
     generation: int

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from dispatcher.activities import DispatchActivities
     from dispatcher.models import (
         SCHEDULER_WORKFLOW,
+        WAKE_SIGNAL,
         CheckInput,
         DispatchInput,
         RegisterInput,
@@ -27,6 +28,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from manage_db.timestamps import from_db, to_db
 
+# Runs registered before the wake signal existed keep sleeping with one timer on replay.
+_WAKE_PATCH = "wake-signal"
 # Registration and the check are idempotent reads/upserts: retry until the store answers.
 _STATE_TIMEOUT = timedelta(seconds=10)
 _STATE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
@@ -62,6 +65,36 @@ def until_wake(now: datetime, tick_seconds: int, early: datetime | None) -> time
 
 @workflow.defn(name=SCHEDULER_WORKFLOW)
 class SchedulerWorkflow:
+    def __init__(self) -> None:
+        self._told: datetime | None = None  # an instant a save made due before the next wake
+
+    @workflow.signal(name=WAKE_SIGNAL)
+    def wake(self, instant: str) -> None:
+        """A save made an occurrence due sooner than this scheduler planned to wake (a one-time
+        trigger created between ticks): sleep only until then."""
+        told = from_db(instant)
+        if told is not None and (self._told is None or told < self._told):
+            self._told = told
+
+    async def _sleep(self, tick_seconds: int, early: datetime | None) -> None:
+        """Until the next tick or `early`, shortened by a wake signal for a sooner instant."""
+        if not workflow.patched(_WAKE_PATCH):
+            await workflow.sleep(until_wake(workflow.now(), tick_seconds, early))
+            return
+        while True:
+            planned = min((t for t in (early, self._told) if t is not None), default=None)
+            if planned is not None and planned <= workflow.now():
+                break  # told of an instant already due: dispatch now
+            told = self._told
+            try:
+                await workflow.wait_condition(
+                    lambda told=told: self._told != told,  # type: ignore[misc]
+                    timeout=until_wake(workflow.now(), tick_seconds, planned),
+                )
+            except TimeoutError:
+                break
+        self._told = None
+
     @workflow.run
     async def run(self, input: SchedulerInput) -> SchedulerOutcome:
         info = workflow.info()
@@ -88,7 +121,7 @@ class SchedulerWorkflow:
                 or workflow.info().is_continue_as_new_suggested()
             ):
                 workflow.continue_as_new(replace(input, ticks_before=ticks))
-            await workflow.sleep(until_wake(workflow.now(), input.tick_seconds, early))
+            await self._sleep(input.tick_seconds, early)
             current = await workflow.execute_activity_method(
                 DispatchActivities.check_current,
                 CheckInput(input.generation),

@@ -21,6 +21,7 @@ from service import bulk, triggers
 from service.context import ServiceContext
 from service.errors import FieldError
 from service.inputs import BulkTriggers, PageQuery
+from service.wake import wake_scheduler
 
 PROJECT_TRIGGERS = PROJECT + "/triggers"
 MAX_BULK_BYTES = 16 * 1024 * 1024
@@ -58,6 +59,8 @@ def bulk_routes(ctx: ServiceContext) -> RouteList:
         scope = await path_scope(request, ctx)
         body = _parse(await json_object(request, MAX_BULK_BYTES))
         outcome = await run_in_threadpool(bulk.upsert_triggers, ctx, scope, body)
+        if any(row.enabled and row.run_at is not None for row in outcome.items):
+            await wake_scheduler(ctx)
         result = BulkResult(
             created=outcome.created,
             updated=outcome.updated,

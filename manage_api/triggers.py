@@ -32,6 +32,7 @@ from manage_api.trigger_bodies import trigger_body, trigger_location, trigger_re
 from manage_db.next_run import local_time
 from manage_db.occurrences import Occurrence
 from manage_db.timestamps import to_db
+from manage_db.triggers import TriggerRow
 from service import trigger_history, triggers
 from service.context import ServiceContext
 from service.inputs import (
@@ -42,6 +43,7 @@ from service.inputs import (
     TriggerPatch,
     UpcomingQuery,
 )
+from service.wake import wake_scheduler
 
 AGENT_TRIGGERS = AGENT + "/triggers"
 TRIGGER = AGENT_TRIGGERS + "/{trigger_id}"
@@ -50,6 +52,11 @@ _VERSIONED = ("If-Match",)
 
 def trigger_routes(ctx: ServiceContext) -> RouteList:
     routes = RouteList("triggers")
+
+    async def _wake_for(row: TriggerRow) -> None:
+        """A one-time trigger may be due before the scheduler's next minute: tell it."""
+        if row.enabled and row.run_at is not None:
+            await wake_scheduler(ctx)
 
     @routes.post(
         AGENT_TRIGGERS,
@@ -69,6 +76,7 @@ def trigger_routes(ctx: ServiceContext) -> RouteList:
         body = parse_body(TriggerCreate, data, errors)
         key = idempotency_key(request)
         row, created = await run_in_threadpool(triggers.create_trigger, ctx, scope, body, key)
+        await _wake_for(row)
         return trigger_response(row, 201 if created else 200, trigger_location(scope, row))
 
     @routes.get(
@@ -108,6 +116,7 @@ def trigger_routes(ctx: ServiceContext) -> RouteList:
         data, errors = refused_fields(data, SERVER_MANAGED)
         body = parse_body(TriggerPatch, data, errors)
         row = await run_in_threadpool(triggers.patch_trigger, ctx, scope, if_match(request), body)
+        await _wake_for(row)
         return trigger_response(row)
 
     @routes.delete(
@@ -137,9 +146,9 @@ def trigger_routes(ctx: ServiceContext) -> RouteList:
     )
     async def enable(request: Request) -> Response:
         scope = await path_scope(request, ctx)
-        return trigger_response(
-            await run_in_threadpool(triggers.set_enabled, ctx, scope, if_match(request), True)
-        )
+        row = await run_in_threadpool(triggers.set_enabled, ctx, scope, if_match(request), True)
+        await _wake_for(row)
+        return trigger_response(row)
 
     @routes.post(
         TRIGGER + "/disable",
@@ -206,6 +215,7 @@ def trigger_routes(ctx: ServiceContext) -> RouteList:
         row = await run_in_threadpool(
             trigger_history.revert_trigger, ctx, scope, if_match(request), body.commit
         )
+        await _wake_for(row)
         return trigger_response(row)
 
     @routes.get(

@@ -13,11 +13,14 @@ from temporalio.worker import Replayer
 
 from dispatcher.activities import DispatchActivities
 from dispatcher.models import SchedulerInput, SchedulerOutcome, scheduler_workflow_id
+from dispatcher.schedule_sync import sync_branch
 from dispatcher.workflows import SchedulerWorkflow
 from manage_db.store import ManageStore
 from manage_db.timestamps import to_db, to_slot
 from runner.contract import RunnerInput, runner_workflow_id
 from runtime_db.scheduler_state import current_state, register
+from service.context import ServiceContext
+from service.wake import wake_scheduler
 from tests.dispatcher.conftest import (
     RunRecorder,
     add_triggers,
@@ -304,3 +307,52 @@ async def test_a_superseded_scheduler_does_not_dispatch_its_early_wake_up(
 
     assert outcome == SchedulerOutcome("superseded", ticks=1)
     assert [run.trigger_id for run in recorder.runs] == ["every5"]
+
+
+async def test_a_one_time_trigger_saved_between_ticks_fires_at_its_second_when_told(
+    time_skipping_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    branch: str,
+    tenant: str,
+) -> None:
+    """Saved at 00:00:05, after the midnight tick, for 00:00:27: the save's wake signal makes
+    the scheduler dispatch it at 00:00:27, not at the 00:01:00 tick."""
+    client = time_skipping_env.client
+    midnight = await park_before_midnight(time_skipping_env)
+    at27 = midnight + timedelta(seconds=27)
+    add_triggers(manage_store, branch, trigger("every5", next_run_at=to_db(midnight)))
+    activities = DispatchActivities(manage_store, session_factory, client, task_queue)
+    recorder = RunRecorder()
+    async with scheduler_worker(client, task_queue, activities, recorder):
+        handle = await client.start_workflow(
+            SchedulerWorkflow.run,
+            SchedulerInput(generation=1, deployment_id="d1", stop_after_ticks=3),
+            id=scheduler_workflow_id("d1"),
+            task_queue=task_queue,
+        )
+        await time_skipping_env.sleep(35)  # the midnight tick has run; now 00:00:05
+        saved_at = await time_skipping_env.get_current_time()
+        add_triggers(
+            manage_store, branch, trigger("once", run_at=to_db(at27), next_run_at=to_db(at27))
+        )
+        with session_factory.begin() as session:
+            sync_branch(manage_store, session, branch, saved_at)
+        ctx = ServiceContext(
+            session_factory, manage_store, client, task_queue, now=lambda: saved_at
+        )
+        told = await wake_scheduler(ctx)
+        outcome = await handle.result()
+    once_id = runner_workflow_id(tenant, "p1", "agent-1", "once", to_slot(at27))
+    started = (await client.get_workflow_handle(once_id).describe()).start_time
+
+    assert told == at27
+    assert outcome == SchedulerOutcome("stopped", ticks=3)
+    assert [(run.trigger_id, run.scheduled_for) for run in recorder.runs] == [
+        ("every5", to_db(midnight)),
+        ("once", to_db(at27)),
+    ]
+    assert started is not None
+    assert at27 <= started < at27 + timedelta(seconds=1)
+    assert _last_tick_at(session_factory) == midnight + timedelta(minutes=1)
