@@ -18,12 +18,12 @@ from alerts.events import MISSED, invocation_event
 from audit.checks import trigger_subject
 from audit.findings import INSTANTS_UNACCOUNTED, Finding, Repair
 from audit.scan import ManageSnapshot, ProjectTriggers, ScheduleSnapshot
+from dispatcher.planning import unfired_row
 from manage_db.next_run import iter_fire_times
 from manage_db.timestamps import from_db, to_db
 from manage_db.triggers import TriggerRow
-from runner.contract import runner_workflow_id, scheduled_slot
 from runtime_db.alerts import enqueue
-from runtime_db.invocations import InvocationKey, record_missed
+from runtime_db.invocations import record_missed
 from runtime_db.models import TriggerSchedule
 
 LOOKBACK = timedelta(hours=24)
@@ -119,19 +119,11 @@ def repair_unaccounted(
         if finding is None:
             continue
         rows = [
-            (
-                InvocationKey(
-                    project.tenant_id, project.project_id, trigger.agent_id, trigger.id, t,
-                    "scheduled",
-                ),
-                runner_workflow_id(
-                    project.tenant_id, project.project_id, trigger.agent_id, trigger.id,
-                    scheduled_slot(t),
-                ),
-                REASON,
+            unfired_row(
+                project.tenant_id, project.project_id, trigger.agent_id, trigger.id, t, REASON
             )
             for t in instants
-        ]  # fmt: skip
+        ]
         with session_factory.begin() as session:
             new = record_missed(session, rows, now)
             enqueue(session, [invocation_event(MISSED, row, now) for row in new], now)

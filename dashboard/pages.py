@@ -19,13 +19,12 @@ from dashboard.session import CSRF_FIELD, check_csrf, sign_in, sign_out, signed_
 from dashboard.views import (
     TriggerLine,
     definition_of,
-    description_of,
     invocation_line,
-    pause_of,
+    local_of,
     trigger_line,
     version_lines,
 )
-from manage_db.next_run import local_time
+from manage_db.describe import describe_trigger
 from manage_db.timestamps import to_db
 from runtime_db.scheduler_state import current_state, stall_of
 from service import agents, projects, runs, trigger_history, triggers
@@ -168,12 +167,12 @@ def _trigger_context(ctx: ServiceContext, scope: Scope) -> dict[str, Any]:
         "trigger": row,
         "status": status,
         "completed_reason": completed_reason,
-        "pause": pause_of(row),
-        "description": description_of(row),
+        "pause": row.pause_dict,
+        "description": describe_trigger(row),
         "definition": definition_of(row),
         "upcoming": [
             {
-                "local": local_time(o.instant, row.cron_timezone).strftime("%Y-%m-%d %H:%M %Z"),
+                "local": local_of(o.instant, row.cron_timezone),
                 "utc": to_db(o.instant),
                 "fire_at": to_db(o.fire_at),
                 "skipped": o.skipped,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from manage_api.trigger_bodies import trigger_body
+from manage_db.describe import describe_trigger
 from manage_db.history import TriggerVersion
 from manage_db.next_run import local_time
 from manage_db.timestamps import from_db, to_db
@@ -57,18 +57,12 @@ class VersionLine:
 
 def local_text(instant: str | None, zone: str) -> str | None:
     moment = from_db(instant)
-    if moment is None:
-        return None
+    return local_of(moment, zone) if moment is not None else None
+
+
+def local_of(moment: datetime, zone: str) -> str:
+    """An instant as the trigger's timezone shows it: `2026-03-03 02:30 CET`."""
     return local_time(moment, zone).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def description_of(row: TriggerRow) -> str:
-    return str(trigger_body(row).schedule_description)
-
-
-def pause_of(row: TriggerRow) -> dict[str, Any] | None:
-    pause: dict[str, Any] | None = json.loads(row.pause) if row.pause else None
-    return pause
 
 
 def trigger_line(o: TriggerOverview) -> TriggerLine:
@@ -80,8 +74,8 @@ def trigger_line(o: TriggerOverview) -> TriggerLine:
         o.trigger,
         o.status,
         o.completed_reason,
-        pause_of(o.trigger),
-        description_of(o.trigger),
+        o.trigger.pause_dict,
+        describe_trigger(o.trigger),
         local_text(o.trigger.next_run_at, o.trigger.cron_timezone),
         o.last,
         last_at,

@@ -41,11 +41,11 @@ from dispatcher.schedule_sync import moved_branches, sync_branch
 from manage_db.branches import parse_branch
 from manage_db.store import ManageStore, branch_heads
 from manage_db.timestamps import from_db, to_db
-from runner.activities import invocation_key
 from runner.contract import (
     RUNNER_WORKFLOW,
     workflow_id_for,
 )
+from runner.launch import pending_row
 from runtime_db import scheduler_state
 from runtime_db.alerts import enqueue
 from runtime_db.invocations import record_missed, record_pending
@@ -233,11 +233,7 @@ class DispatchActivities:
         """Plan (misfire grace, coalescing) and record the runs as `pending` invocations in one
         statement, before any is started."""
         plans = [plan_of(due, as_of) for due in schedules]
-        runs = [
-            (invocation_key(run), workflow_id_for(run), run.trigger_version, from_db(run.fire_at))
-            for plan in plans
-            for run in plan.runs
-        ]
+        runs = [pending_row(run) for plan in plans for run in plan.runs]
         missed = [row for plan in plans for row in missed_rows(plan, as_of)]
         skipped = [row for plan in plans for row in skipped_rows(plan)]
         with self._sessions.begin() as session:

@@ -20,7 +20,7 @@ from manage_db.next_run import (
     Schedule,
     decide_due,
 )
-from manage_db.timestamps import from_db, to_db
+from manage_db.timestamps import instants_of, to_db
 from runner.contract import RunnerInput, runner_workflow_id, scheduled_slot, workflow_id_for
 from runtime_db.alerts import AlertEvent
 from runtime_db.invocations import InvocationKey
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 # Rows recorded per trigger and dispatch for occurrences not fired (an outage of a per-minute
 # trigger would otherwise write a row for every minute it lasted).
 MISSED_ROWS_PER_TRIGGER = 60
+
+UnfiredRow = tuple[InvocationKey, str, str]
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def disabled_event(due: DueSchedule, reason: str, as_of: datetime) -> AlertEvent
     )
 
 
-def missed_rows(plan: Plan, as_of: datetime) -> list[tuple[InvocationKey, str, str]]:
+def missed_rows(plan: Plan, as_of: datetime) -> list[UnfiredRow]:
     """The `missed` invocations of a plan: a loss is recorded, never silent. After a long outage
     only the latest `MISSED_ROWS_PER_TRIGGER` occurrences get a row each; all are counted."""
     due = plan.due
@@ -93,34 +95,31 @@ def missed_rows(plan: Plan, as_of: datetime) -> list[tuple[InvocationKey, str, s
             reason = f"missed: coalesced into the run for {plan.run.scheduled_for}"
         else:
             reason = "missed: coalesced"
-        key = InvocationKey(
-            due.tenant_id, due.project_id, due.agent_id, due.trigger_id, missed.instant, "scheduled"
-        )
-        slot = scheduled_slot(missed.instant)
-        workflow_id = runner_workflow_id(
-            due.tenant_id, due.project_id, due.agent_id, due.trigger_id, slot
-        )
-        rows.append((key, workflow_id, reason))
+        rows.append(_unfired(due, missed.instant, reason))
     return rows
 
 
-def skipped_rows(plan: Plan) -> list[tuple[InvocationKey, str, str]]:
+def skipped_rows(plan: Plan) -> list[UnfiredRow]:
     """Occurrences a user marked not to fire: recorded `skipped`, so each instant has a row."""
-    due = plan.due
     return [
-        (
-            InvocationKey(
-                due.tenant_id, due.project_id, due.agent_id, due.trigger_id, m.instant, "scheduled"
-            ),
-            runner_workflow_id(
-                due.tenant_id, due.project_id, due.agent_id, due.trigger_id,
-                scheduled_slot(m.instant),
-            ),
-            "skipped: marked not to fire",
-        )
+        _unfired(plan.due, m.instant, "skipped: marked not to fire")
         for m in plan.missed_at
         if m.reason == SKIPPED
-    ]  # fmt: skip
+    ]
+
+
+def unfired_row(
+    tenant_id: str, project_id: str, agent_id: str, trigger_id: str, instant: datetime, reason: str
+) -> UnfiredRow:
+    """The row of an occurrence not fired: its invocation key, the runner workflow id it would
+    have had (so a later start of it is refused), and why (`record_missed`'s row)."""
+    key = InvocationKey(tenant_id, project_id, agent_id, trigger_id, instant, "scheduled")
+    slot = scheduled_slot(instant)
+    return key, runner_workflow_id(tenant_id, project_id, agent_id, trigger_id, slot), reason
+
+
+def _unfired(due: DueSchedule, instant: datetime, reason: str) -> UnfiredRow:
+    return unfired_row(due.tenant_id, due.project_id, due.agent_id, due.trigger_id, instant, reason)
 
 
 def _limited(due: DueSchedule, fires: tuple[datetime, ...]) -> tuple[tuple[datetime, ...], bool]:
@@ -167,7 +166,7 @@ def plan_of(due: DueSchedule, as_of: datetime) -> Plan:
             due.misfire_grace_seconds,
             due.catchup,
             end_at=due.end_at,
-            skipped=frozenset(t for s in due.skipped or () if (t := from_db(s)) is not None),
+            skipped=instants_of(due.skipped or ()),
         )
         fires, limited = _limited(due, decision.fires)
         following = None if limited else decision.next_run_at

@@ -9,8 +9,7 @@ from starlette.responses import JSONResponse
 
 from manage_api.models import Pause, Trigger
 from manage_api.problems import etag
-from manage_db.describe import describe_schedule
-from manage_db.timestamps import from_db
+from manage_db.describe import describe_trigger
 from manage_db.triggers import TriggerRow
 from service.scope import Scope
 from service.triggers import status_of
@@ -25,21 +24,13 @@ def trigger_body(row: TriggerRow) -> Trigger:
         **{
             **fields,
             "payload": row.payload_dict,
-            "schedule_description": _description(row),
-            "pause": Pause.model_validate(json.loads(row.pause)) if row.pause else None,
+            "schedule_description": describe_trigger(row),
+            "pause": Pause.model_validate(row.pause_dict) if row.pause else None,
             "skipped": json.loads(row.skipped) if row.skipped else [],
             "status": status,
             "completed_reason": completed_reason,
         }
     )
-
-
-def _description(row: TriggerRow) -> str:
-    """A stored definition the rules no longer accept still gets words: its raw schedule."""
-    try:
-        return describe_schedule(row.cron_expression, row.cron_timezone, from_db(row.run_at))
-    except (ValueError, LookupError):
-        return f"{row.cron_expression or row.run_at} ({row.cron_timezone})"
 
 
 def trigger_location(scope: Scope, row: TriggerRow) -> str:

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 from cron_descriptor import ExpressionDescriptor, Options
 
 from manage_db.next_run import cron_fields
+from manage_db.timestamps import from_db
+from manage_db.triggers import TriggerRow
 
 _ZONE_FREE_MINUTES = frozenset({"*", "*/1", "*/3", "*/5", "*/15"})
 
@@ -42,3 +44,11 @@ def _describe_cron(fields: str) -> str:
     options.use_24hour_time_format = True
     options.verbose = False
     return str(ExpressionDescriptor(fields, options).get_description())
+
+
+def describe_trigger(row: TriggerRow) -> str:
+    """A stored definition the rules no longer accept still gets words: its raw schedule."""
+    try:
+        return describe_schedule(row.cron_expression, row.cron_timezone, from_db(row.run_at))
+    except (ValueError, LookupError):
+        return f"{row.cron_expression or row.run_at} ({row.cron_timezone})"

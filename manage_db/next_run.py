@@ -86,9 +86,6 @@ BEYOND_GRACE = "beyond_grace"
 COALESCED = "coalesced"
 SKIPPED = "skipped"  # marked by a user not to fire
 
-# How far `first_fire` looks past skipped instants before it gives up.
-_SKIP_SEARCH = 10_000
-
 
 @dataclass(frozen=True)
 class Window:
@@ -102,32 +99,15 @@ class Window:
             self.end is None or instant < self.end
         )
 
+    def search_from(self, after: datetime) -> datetime:
+        """Where to look for occurrences "after `after`": no earlier than `start` itself."""
+        after = utc(after)
+        if self.start is not None and self.start > after:
+            return self.start - timedelta(microseconds=1)
+        return after
+
 
 UNBOUNDED = Window()
-
-
-def first_fire(
-    schedule: Schedule,
-    after: datetime,
-    window: Window = UNBOUNDED,
-    skipped: frozenset[datetime] = frozenset(),
-) -> datetime | None:
-    """The first occurrence after `after` inside the window and not skipped; None when there
-    is none left (the window has closed, or a one-time instant passed or lies outside)."""
-    if schedule.run_at is not None:
-        fits = window.holds(schedule.run_at) and schedule.run_at not in skipped
-        return schedule.run_at if fits else None
-    assert schedule.cron_expression is not None
-    start = utc(after)
-    if window.start is not None and window.start > start:
-        start = window.start - timedelta(microseconds=1)
-    times = iter_fire_times(schedule.cron_expression, schedule.cron_timezone, start)
-    for instant in islice(times, _SKIP_SEARCH + len(skipped)):
-        if window.end is not None and instant >= window.end:
-            return None
-        if instant not in skipped:
-            return instant
-    return None
 
 
 @dataclass(frozen=True)
@@ -186,6 +166,15 @@ def next_fire_time(cron_expression: str, timezone: str, after: datetime) -> date
     raise InvalidSchedule("cron_expression", f"{cron_expression!r} never fires after {after}")
 
 
+def is_fire_time(schedule: Schedule, instant: datetime) -> bool:
+    """Whether the schedule fires at exactly `instant`."""
+    if schedule.run_at is not None:
+        return schedule.run_at == instant
+    assert schedule.cron_expression is not None
+    after = instant - timedelta(microseconds=1)
+    return next_fire_time(schedule.cron_expression, schedule.cron_timezone, after) == instant
+
+
 def upcoming(schedule: Schedule, after: datetime, count: int) -> list[datetime]:
     """The next `count` fire times after `after` (a one-time trigger has at most one)."""
     if count < 0:
@@ -198,12 +187,18 @@ def upcoming(schedule: Schedule, after: datetime, count: int) -> list[datetime]:
     return list(islice(times, count))
 
 
-def initial_next_run(schedule: Schedule, now: datetime) -> datetime | None:
-    """`next_run_at` on create, enable or schedule change: the first fire time after `now`."""
+def initial_next_run(
+    schedule: Schedule, now: datetime, window: Window = UNBOUNDED
+) -> datetime | None:
+    """`next_run_at` on create, enable or schedule change: the first fire time after `now`
+    inside the window; None when there is none (the window has closed, or the one-time
+    instant lies outside it)."""
     if schedule.run_at is not None:
-        return schedule.run_at
+        return schedule.run_at if window.holds(schedule.run_at) else None
     assert schedule.cron_expression is not None
-    return next_fire_time(schedule.cron_expression, schedule.cron_timezone, now)
+    after = window.search_from(now)
+    instant = next_fire_time(schedule.cron_expression, schedule.cron_timezone, after)
+    return instant if window.holds(instant) else None
 
 
 def decide_due(

@@ -4,14 +4,11 @@ schedule preview use this; dispatch applies the same rules in `next_run.decide_d
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from itertools import islice
+from datetime import datetime
 
 from manage_db.jitter import fire_at
-from manage_db.next_run import UNBOUNDED, Schedule, Window, iter_fire_times
-from manage_db.timestamps import utc
+from manage_db.next_run import UNBOUNDED, Schedule, Window, upcoming
 
 
 @dataclass(frozen=True)
@@ -32,17 +29,8 @@ def occurrences(
     jitter_seconds: int = 0,
 ) -> list[Occurrence]:
     """The next `count` occurrences after `after` (a one-time trigger has at most one)."""
-    after = utc(after)
-    if window.start is not None and window.start > after:
-        after = window.start - timedelta(microseconds=1)
-    instants: Iterable[datetime]
-    if schedule.run_at is not None:
-        instants = [schedule.run_at] if schedule.run_at > after else []
-    else:
-        assert schedule.cron_expression is not None
-        instants = iter_fire_times(schedule.cron_expression, schedule.cron_timezone, after)
     found = []
-    for instant in islice(instants, count):
+    for instant in upcoming(schedule, window.search_from(after), count):
         if not window.holds(instant):
             break
         found.append(

@@ -9,6 +9,7 @@ are whole seconds).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 _DB_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -50,3 +51,8 @@ def from_db(text: str | None) -> datetime | None:
 def to_slot(dt: datetime) -> str:
     """Aware datetime -> `YYYYMMDDTHHMMSSZ` (UTC), the scheduled_for slot of a workflow id."""
     return utc(dt).strftime(_SLOT_FORMAT)
+
+
+def instants_of(texts: Iterable[str]) -> frozenset[datetime]:
+    """Stored instants (`to_db` text) as a set of aware datetimes; ValueError for junk."""
+    return frozenset(moment for text in texts if (moment := from_db(text)) is not None)

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
+from datetime import datetime
 from typing import Any
+
+from manage_db.next_run import Window
+from manage_db.timestamps import from_db, instants_of, to_db
 
 # Columns the server manages; every other column of `TriggerRow` is a field a user defines.
 SERVER_FIELDS = (
@@ -65,12 +70,34 @@ class TriggerRow:
     completed_reason: str | None = None
 
     @property
+    def window(self) -> Window:
+        """`start_at`..`end_at` as instants; ValueError for a stored value that is not one."""
+        return Window(from_db(self.start_at), from_db(self.end_at))
+
+    @property
+    def skipped_instants(self) -> frozenset[datetime]:
+        """The `skipped` list as instants."""
+        return instants_of(json.loads(self.skipped)) if self.skipped else frozenset()
+
+    @property
+    def pause_dict(self) -> dict[str, Any] | None:
+        """The pause (`note`, `by`, `at`) while a user has the trigger disabled."""
+        pause: dict[str, Any] | None = json.loads(self.pause) if self.pause else None
+        return pause
+
+    @property
     def payload_dict(self) -> dict[str, Any]:
         payload: dict[str, Any] = json.loads(self.payload)
         return payload
 
     def user_fields(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in USER_FIELDS}
+
+
+def skipped_text(instants: Iterable[datetime]) -> str | None:
+    """How `skipped` is stored: a JSON list of instants in time order; None when empty."""
+    ordered = sorted(instants)
+    return json.dumps([to_db(t) for t in ordered]) if ordered else None
 
 
 # Fields a user defines. History lists only versions that change these.

@@ -26,7 +26,7 @@ from alerts.events import ended_event
 from manage_db.agents import AgentRow, read_agent_at
 from manage_db.branches import project_branch
 from manage_db.ids import check_id
-from manage_db.next_run import InvalidSchedule, next_fire_time
+from manage_db.next_run import InvalidSchedule, Schedule, is_fire_time
 from manage_db.store import ManageStore
 from manage_db.timestamps import from_db
 from manage_db.triggers import TriggerRow, read_trigger_at
@@ -347,8 +347,7 @@ def _still_scheduled(trigger: TriggerRow, scheduled_for: str) -> bool:
     if trigger.cron_expression is None:
         return False
     try:
-        after = instant - timedelta(seconds=1)
-        return next_fire_time(trigger.cron_expression, trigger.cron_timezone, after) == instant
+        return is_fire_time(Schedule(trigger.cron_expression, trigger.cron_timezone), instant)
     except InvalidSchedule:
         return False
 

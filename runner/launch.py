@@ -20,6 +20,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from manage_db.timestamps import from_db, to_db
+from runner.activities import invocation_key
 from runner.contract import RUNNER_WORKFLOW, RunnerInput, workflow_id_for
 from runner.models import CANCEL_SIGNAL
 from runtime_db.invocations import InvocationKey, create_invocation, finish, record_pending
@@ -130,10 +131,7 @@ async def start_backfill(
 
     Each run's workflow id is made from its instant, so a repeated backfill records nothing new
     and starts nothing twice. Returns how many runs were started now."""
-    rows: list[tuple[InvocationKey, str, int | None, datetime | None]] = [
-        (_key(run), workflow_id_for(run), run.trigger_version, None) for run in runs
-    ]
-    await asyncio.to_thread(_record_pending, session_factory, rows)
+    await asyncio.to_thread(_record_pending, session_factory, [pending_row(run) for run in runs])
     started = 0
     for run in runs:
         try:
@@ -152,17 +150,14 @@ async def start_backfill(
     return started
 
 
-def _key(run: RunnerInput) -> InvocationKey:
-    scheduled_for = from_db(run.scheduled_for)
-    assert scheduled_for is not None
-    return InvocationKey(
-        run.tenant_id, run.project_id, run.agent_id, run.trigger_id, scheduled_for, run.kind
-    )
+PendingRow = tuple[InvocationKey, str, int | None, datetime | None]
 
 
-def _record_pending(
-    session_factory: sessionmaker[Session],
-    rows: list[tuple[InvocationKey, str, int | None, datetime | None]],
-) -> None:
+def pending_row(run: RunnerInput) -> PendingRow:
+    """How a run about to be started is recorded `pending` (`record_pending`'s row)."""
+    return invocation_key(run), workflow_id_for(run), run.trigger_version, from_db(run.fire_at)
+
+
+def _record_pending(session_factory: sessionmaker[Session], rows: list[PendingRow]) -> None:
     with session_factory.begin() as session:
         record_pending(session, rows)

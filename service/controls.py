@@ -10,17 +10,16 @@ instant; it honours the overlap policy like any run.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from manage_db.describe import describe_schedule
 from manage_db.jitter import jitter_key
-from manage_db.next_run import InvalidSchedule, Schedule, iter_fire_times
+from manage_db.next_run import InvalidSchedule, Schedule, is_fire_time, iter_fire_times
 from manage_db.occurrences import Occurrence, occurrences
 from manage_db.timestamps import from_db, to_db, utc
-from manage_db.triggers import TriggerRow, replace_trigger, user_values
+from manage_db.triggers import TriggerRow, replace_trigger, skipped_text
 from runner.contract import RunnerInput, scheduled_slot
 from runner.launch import LaunchFailed, start_backfill
 from service.context import ServiceContext
@@ -29,7 +28,7 @@ from service.errors import invalid as invalid_field
 from service.inputs import MAX_BACKFILL, BackfillBody, SchedulePreview, SkipBody, UnskipBody
 from service.project_access import project_read, project_write
 from service.scope import Scope
-from service.trigger_rules import check_schedule, skipped_of, window_of
+from service.trigger_rules import check_schedule, window_of
 from service.triggers import Versions, check_version, current_trigger, get_trigger_of
 
 
@@ -50,15 +49,6 @@ def schedule_of(row: TriggerRow) -> Schedule:
     return Schedule(row.cron_expression, row.cron_timezone, from_db(row.run_at))
 
 
-def _is_fire_time(schedule: Schedule, instant: datetime) -> bool:
-    if schedule.run_at is not None:
-        return schedule.run_at == instant
-    assert schedule.cron_expression is not None
-    after = instant - timedelta(microseconds=1)
-    following = next(iter_fire_times(schedule.cron_expression, schedule.cron_timezone, after))
-    return following == instant
-
-
 def _change_skips(
     ctx: ServiceContext,
     scope: Scope,
@@ -71,8 +61,8 @@ def _change_skips(
         current = current_trigger(write.conn, scope)
         check_version(if_match, current.version)
         schedule = schedule_of(current)
-        window = window_of(user_values(current))
-        before = {t for t in skipped_of(current.skipped) if t > now}
+        window = current.window
+        before = {t for t in current.skipped_instants if t > now}
         if isinstance(body, SkipBody) and body.next is not None:
             coming = occurrences(
                 schedule, now, body.next + len(before), window=window, skipped=frozenset(before)
@@ -82,11 +72,11 @@ def _change_skips(
             assert body.instants is not None
             named = _checked(schedule, window.holds, body.instants, now, before, verb)
         after = before | set(named) if verb == "skip" else before - set(named)
-        if after == before and current.skipped == _text(before):
+        if after == before and current.skipped == skipped_text(before):
             return get_trigger_of(ctx, scope)
         row = replace(
             current,
-            skipped=_text(after),
+            skipped=skipped_text(after),
             version=current.version + 1,
             updated_at=to_db(now),
         )
@@ -94,10 +84,6 @@ def _change_skips(
             raise PreconditionFailed("The trigger changed meanwhile; nothing was changed.")
         write.message = f"{verb} trigger {current.id}: {', '.join(to_db(t) for t in named)}"
     return get_trigger_of(ctx, scope)
-
-
-def _text(instants: set[datetime]) -> str | None:
-    return json.dumps([to_db(t) for t in sorted(instants)]) if instants else None
 
 
 def _checked(
@@ -116,7 +102,7 @@ def _checked(
         field = f"instants.{index}"
         if instant <= now:
             errors.append(FieldError(field, f"{to_db(instant)} is not in the future"))
-        elif not _is_fire_time(schedule, instant) or not in_window(instant):
+        elif not is_fire_time(schedule, instant) or not in_window(instant):
             errors.append(FieldError(field, f"{to_db(instant)} is not a fire time of the schedule"))
         elif verb == "unskip" and instant not in skipped:
             errors.append(FieldError(field, f"{to_db(instant)} is not skipped"))

@@ -24,7 +24,6 @@ from service.inputs import PageQuery, UpcomingQuery
 from service.paging import Page, decode_cursor, page_of
 from service.project_access import project_read
 from service.scope import Scope
-from service.trigger_rules import skipped_of, window_of
 from service.triggers import Versions, change_trigger, current_trigger
 
 
@@ -82,8 +81,8 @@ def upcoming_instants(ctx: ServiceContext, scope: Scope, query: UpcomingQuery) -
         schedule,
         after,
         query.count,
-        window=window_of(user_values(row)),
-        skipped=skipped_of(row.skipped),
+        window=row.window,
+        skipped=row.skipped_instants,
         jitter_key=jitter_key(scope.tenant_id, scope.project_id, row.id),
         jitter_seconds=row.jitter_seconds,
     )

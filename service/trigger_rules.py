@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from manage_db.jitter import shortest_gap
-from manage_db.next_run import InvalidSchedule, Schedule, Window, first_fire
+from manage_db.next_run import InvalidSchedule, Schedule, Window, initial_next_run
 from manage_db.timestamps import from_db, to_db
 from manage_db.triggers import USER_FIELDS, TriggerRow, user_values
 from runner.templates import (
@@ -147,17 +147,10 @@ def next_run_for(values: dict[str, Any], now: datetime, prefix: str = "") -> str
         run_at=from_db(values["run_at"]),
     )
     try:
-        moment = first_fire(schedule, now, window_of(values))
+        moment = initial_next_run(schedule, now, window_of(values))
     except InvalidSchedule as exc:
         raise invalid(_field(prefix, exc.field), exc.message) from None
     return to_db(moment) if moment is not None else None
-
-
-def skipped_of(text: str | None) -> frozenset[datetime]:
-    """The stored `skipped` list as instants."""
-    if not text:
-        return frozenset()
-    return frozenset(moment for t in json.loads(text) if (moment := from_db(t)) is not None)
 
 
 def _columns(values: dict[str, Any]) -> dict[str, Any]:
@@ -176,11 +169,6 @@ class Pausing:
 
 def _pause(by: Pausing, now: datetime) -> str:
     return json.dumps({"note": by.note, "by": by.by, "at": to_db(now)}, ensure_ascii=False)
-
-
-def _note(row: TriggerRow) -> str | None:
-    note: str | None = json.loads(row.pause).get("note") if row.pause else None
-    return note
 
 
 def new_row(
@@ -230,7 +218,12 @@ def changed_row(
     disabled trigger with another note replaces the note); enabling clears it.
     """
     if values == user_values(current):
-        if current.enabled or by is None or by.note is None or _note(current) == by.note:
+        if (
+            current.enabled
+            or by is None
+            or by.note is None
+            or (current.pause_dict or {}).get("note") == by.note
+        ):
             return None
         return replace(
             current, pause=_pause(by, now), version=current.version + 1, updated_at=to_db(now)

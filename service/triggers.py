@@ -7,7 +7,6 @@ Rescheduling, disabling or deleting a trigger cancels its pending invocations af
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from manage_db.triggers import (
     insert_trigger,
     list_triggers,
     replace_trigger,
+    skipped_text,
     user_values,
 )
 from manage_db.triggers import delete_trigger as _delete_row
@@ -71,8 +71,7 @@ def _future_skips(row: TriggerRow, now: datetime) -> TriggerRow:
     """Skipped instants that have passed are history (their `skipped` invocations say so)."""
     if not row.skipped:
         return row
-    future = [t for t in json.loads(row.skipped) if (moment := from_db(t)) and moment > now]
-    return replace(row, skipped=json.dumps(future) if future else None)
+    return replace(row, skipped=skipped_text(t for t in row.skipped_instants if t > now))
 
 
 def _with_state(row: TriggerRow, state: TriggerSchedule | None) -> TriggerRow:
