@@ -80,7 +80,11 @@ def _fill_next_runs(
             schedule = Schedule(
                 trigger.cron_expression, trigger.cron_timezone, from_db(trigger.run_at)
             )
-            next_run = initial_next_run(schedule, now)
+            try:
+                window = trigger.window
+            except ValueError:
+                continue  # a window that does not parse: never guessed
+            next_run = initial_next_run(schedule, now, window)
             if next_run is None or not fill_next_run(
                 session,
                 project.tenant_id,

@@ -119,3 +119,24 @@ async def test_a_completed_trigger_is_not_reported_as_never_firing(
 
     assert by_check(report, "next_run_missing") == []
     assert by_check(report, "instants_unaccounted") == []
+
+
+async def test_a_missing_next_run_is_recomputed_inside_the_triggers_window(
+    manage_store: ManageStore, session_factory: sessionmaker[Session]
+) -> None:
+    later = trigger_row(
+        "later",
+        cron_expression="0 * * * *",
+        start_at="2030-01-09T00:00:00Z",
+        next_run_at="2030-01-09T00:00:00Z",
+    )
+    add_triggers(manage_store, session_factory, "acme", "web", later)
+    with session_factory.begin() as session:
+        session.scalars(select(TriggerSchedule)).one().next_run_at = None
+    ctx = audit_context(manage_store, session_factory)
+
+    fixed = (await run_audit(ctx, fix=True)).to_document()
+
+    assert [r["action"] for r in fixed["repairs"] if r["check"] == "next_run_missing"] == [
+        "next_run_at set to 2030-01-09T00:00:00Z"
+    ]
