@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from dispatcher.activities import DispatchActivities
+from dispatcher.models import SchedulerInput, SchedulerOutcome, scheduler_workflow_id
 from dispatcher.workflows import SchedulerWorkflow
 from manage_db.branches import parse_branch, project_branch
 from manage_db.store import ManageStore, create_branch
@@ -208,3 +209,24 @@ async def scheduler_worker(
         )
         async with worker:
             yield worker
+
+
+async def run_scheduler(
+    client: Client,
+    task_queue: str,
+    activities: DispatchActivities,
+    ticks: int,
+    tick_seconds: int = 60,
+) -> tuple[SchedulerOutcome, RunRecorder]:
+    """Run generation 1 of deployment d1 for `ticks` ticks with a worker; what it started."""
+    recorder = RunRecorder()
+    async with scheduler_worker(client, task_queue, activities, recorder):
+        outcome = await client.execute_workflow(
+            SchedulerWorkflow.run,
+            SchedulerInput(
+                generation=1, deployment_id="d1", tick_seconds=tick_seconds, stop_after_ticks=ticks
+            ),
+            id=scheduler_workflow_id("d1"),
+            task_queue=task_queue,
+        )
+    return outcome, recorder

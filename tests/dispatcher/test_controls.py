@@ -13,41 +13,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from dispatcher.activities import DispatchActivities
-from dispatcher.models import SchedulerInput, SchedulerOutcome, scheduler_workflow_id
-from dispatcher.workflows import SchedulerWorkflow
+from dispatcher.models import SchedulerOutcome
 from manage_db.jitter import jitter_key, jitter_offset
 from manage_db.store import ManageStore
 from manage_db.timestamps import from_db, to_db
 from runtime_db.models import Invocation
 from runtime_db.schedules import get_schedules
 from tests.dispatcher.conftest import (
-    RunRecorder,
     add_triggers,
     park_before_midnight,
-    scheduler_worker,
+    run_scheduler,
     trigger,
 )
-
-
-async def _ticks(
-    env: WorkflowEnvironment,
-    task_queue: str,
-    activities: DispatchActivities,
-    tick_seconds: int,
-    ticks: int,
-) -> RunRecorder:
-    recorder = RunRecorder()
-    async with scheduler_worker(env.client, task_queue, activities, recorder):
-        outcome = await env.client.execute_workflow(
-            SchedulerWorkflow.run,
-            SchedulerInput(
-                generation=1, deployment_id="d1", tick_seconds=tick_seconds, stop_after_ticks=ticks
-            ),
-            id=scheduler_workflow_id("d1"),
-            task_queue=task_queue,
-        )
-    assert outcome == SchedulerOutcome("stopped", ticks=ticks)
-    return recorder
 
 
 def _completed(sessions: sessionmaker[Session], tenant: str) -> dict[str, str | None]:
@@ -82,11 +59,11 @@ async def test_skip_window_max_runs_and_jitter_over_a_simulated_day(
         replace(trigger("limited", cron=hourly, next_run_at=to_db(hour[0])), max_runs=3),
         replace(trigger("jittered", cron=hourly, next_run_at=to_db(hour[0])), jitter_seconds=600),
     )
-    activities = DispatchActivities(
-        manage_store, session_factory, time_skipping_env.client, task_queue
-    )
+    client = time_skipping_env.client
+    activities = DispatchActivities(manage_store, session_factory, client, task_queue)
 
-    recorder = await _ticks(time_skipping_env, task_queue, activities, 3600, 24)
+    outcome, recorder = await run_scheduler(client, task_queue, activities, 24, 3600)
+    assert outcome == SchedulerOutcome("stopped", ticks=24)
 
     fired: dict[str, list[str]] = {}
     for run in recorder.runs:
@@ -141,11 +118,11 @@ async def test_max_runs_3_on_every_5_minutes_over_an_hour_runs_exactly_3(
         branch,
         replace(trigger("limited", next_run_at=to_db(midnight)), max_runs=3),
     )
-    activities = DispatchActivities(
-        manage_store, session_factory, time_skipping_env.client, task_queue
-    )
+    client = time_skipping_env.client
+    activities = DispatchActivities(manage_store, session_factory, client, task_queue)
 
-    recorder = await _ticks(time_skipping_env, task_queue, activities, 300, 12)
+    outcome, recorder = await run_scheduler(client, task_queue, activities, 12, 300)
+    assert outcome == SchedulerOutcome("stopped", ticks=12)
 
     assert [run.scheduled_for for run in recorder.runs] == [
         to_db(midnight + timedelta(minutes=m)) for m in (0, 5, 10)

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -26,6 +25,7 @@ from tests.dispatcher.conftest import (
     add_triggers,
     commits,
     park_before_midnight,
+    run_scheduler,
     schedule_of,
     scheduler_worker,
     trigger,
@@ -39,21 +39,6 @@ def _last_tick_at(session_factory: sessionmaker[Session]) -> datetime | None:
         state = current_state(session)
     assert state is not None
     return state.last_tick_at
-
-
-async def _run_scheduler(
-    client: Client, task_queue: str, activities: DispatchActivities, ticks: int
-) -> tuple[SchedulerOutcome, RunRecorder]:
-    """Run generation 1 of deployment d1 for `ticks` ticks with a worker; what it started."""
-    recorder = RunRecorder()
-    async with scheduler_worker(client, task_queue, activities, recorder):
-        outcome = await client.execute_workflow(
-            SchedulerWorkflow.run,
-            SchedulerInput(generation=1, deployment_id="d1", stop_after_ticks=ticks),
-            id=scheduler_workflow_id("d1"),
-            task_queue=task_queue,
-        )
-    return outcome, recorder
 
 
 async def test_a_five_minute_trigger_over_a_day_dispatches_exactly_288_runs(
@@ -118,7 +103,7 @@ async def test_a_one_time_trigger_dispatches_once_and_then_has_no_next_run(
     run_at = to_db(midnight + timedelta(minutes=2))
     add_triggers(manage_store, branch, trigger("once", run_at=run_at, next_run_at=run_at))
     activities = DispatchActivities(manage_store, session_factory, client, task_queue)
-    outcome, recorder = await _run_scheduler(client, task_queue, activities, 5)
+    outcome, recorder = await run_scheduler(client, task_queue, activities, 5)
     assert outcome == SchedulerOutcome("stopped", ticks=5)
     assert [(run.trigger_id, run.scheduled_for) for run in recorder.runs] == [("once", run_at)]
     assert schedule_of(session_factory, branch, "once") == (None, run_at, 1)
@@ -256,7 +241,7 @@ async def test_a_one_time_trigger_fires_at_its_second_and_cron_keeps_its_minute(
         trigger("once", run_at=to_db(at27), next_run_at=to_db(at27)),
     )
     activities = DispatchActivities(manage_store, session_factory, client, task_queue)
-    outcome, recorder = await _run_scheduler(client, task_queue, activities, 3)
+    outcome, recorder = await run_scheduler(client, task_queue, activities, 3)
     once_id = runner_workflow_id(tenant, "p1", "agent-1", "once", to_slot(at27))
     started = (await client.get_workflow_handle(once_id).describe()).start_time
 
@@ -303,7 +288,7 @@ async def test_a_superseded_scheduler_does_not_dispatch_its_early_wake_up(
     activities = DispatchActivities(
         manage_store, session_factory, client, task_queue, advance_hook=newer_generation_registers
     )
-    outcome, recorder = await _run_scheduler(client, task_queue, activities, 3)
+    outcome, recorder = await run_scheduler(client, task_queue, activities, 3)
 
     assert outcome == SchedulerOutcome("superseded", ticks=1)
     assert [run.trigger_id for run in recorder.runs] == ["every5"]
