@@ -39,7 +39,7 @@ _STATE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 # rather than being coalesced into the next minute. A tick that keeps failing gives way to the
 # next one after a few attempts.
 _DISPATCH_TIMEOUT = timedelta(minutes=10)
-_DISPATCH_HEARTBEAT = timedelta(seconds=10)
+_DISPATCH_HEARTBEAT = timedelta(seconds=5)
 _DISPATCH_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=10),

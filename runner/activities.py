@@ -199,7 +199,7 @@ class RunnerActivities:
         blocker = await asyncio.to_thread(self._attempt_blocker, invocation_id)
         if blocker is not None:
             return AttemptOutcome(ok=False, retryable=False, blocked_by=blocker)
-        started_at = activity.info().started_time
+        started_at = input.at or activity.info().started_time
         result = await deliver(self._http, _delivery_request(input))
         await asyncio.to_thread(
             self._record, _attempt_row(invocation_id, input, started_at, result)

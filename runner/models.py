@@ -62,6 +62,9 @@ class Plan:
 class DeliverInput:
     delivery: Delivery
     attempt: int
+    # The workflow's clock when the attempt began; absent in runs recorded before the delivery
+    # became a local activity (the activity's own start time stands in).
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)

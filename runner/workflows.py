@@ -7,8 +7,10 @@ listens for the cancel signal. Time comes from `workflow.now()`, jitter from `wo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -47,6 +49,10 @@ _STORE_RETRY = RetryPolicy(
 # round trips through the server per run). Runs started before this change keep their
 # recorded regular activities: the patch marker tells them apart on replay.
 _LOCAL_STORE_STEPS = "local-store-steps"
+# The delivery runs as a local activity too (patch `local-delivery`): a run is then one
+# workflow task and no activity task, so the minute's burst costs the server a third of the
+# round trips. Temporal still never retries it: the loop below does, recording every attempt.
+_LOCAL_DELIVERY = "local-delivery"
 # How often a run buffered behind a running one (buffer_one) looks again.
 _WAIT_POLL = timedelta(seconds=5)
 # Delivery is never retried by Temporal: the loop below does it, recording every attempt.
@@ -100,34 +106,16 @@ class RunnerWorkflow:
 
     async def _begin(self, run: RunnerInput) -> Plan:
         begin = BeginInput(run=run, workflow_id=workflow.info().workflow_id, now=workflow.now())
-        if workflow.patched(_LOCAL_STORE_STEPS):
-            return await workflow.execute_local_activity_method(
-                RunnerActivities.begin_invocation,
-                begin,
-                start_to_close_timeout=_STORE_TIMEOUT,
-                retry_policy=_STORE_RETRY,
-            )
-        return await workflow.execute_activity_method(
-            RunnerActivities.begin_invocation,
-            begin,
-            start_to_close_timeout=_STORE_TIMEOUT,
-            retry_policy=_STORE_RETRY,
-        )
+        local = workflow.patched(_LOCAL_STORE_STEPS)
+        plan: Plan = await _step(local, RunnerActivities.begin_invocation, begin, _STORE_TIMEOUT)
+        return plan
 
     async def _finish(self, finish: FinishInput) -> Finished:
-        if workflow.patched(_LOCAL_STORE_STEPS):
-            return await workflow.execute_local_activity_method(
-                RunnerActivities.finish_invocation,
-                finish,
-                start_to_close_timeout=_STORE_TIMEOUT,
-                retry_policy=_STORE_RETRY,
-            )
-        return await workflow.execute_activity_method(
-            RunnerActivities.finish_invocation,
-            finish,
-            start_to_close_timeout=_STORE_TIMEOUT,
-            retry_policy=_STORE_RETRY,
+        local = workflow.patched(_LOCAL_STORE_STEPS)
+        done: Finished = await _step(
+            local, RunnerActivities.finish_invocation, finish, _STORE_TIMEOUT
         )
+        return done
 
     async def _attempts(self, delivery: Delivery) -> tuple[str, str | None, int]:
         """Attempt until success, a non-retryable failure, the retry budget, or a cancel."""
@@ -164,32 +152,48 @@ class RunnerWorkflow:
 
     async def _deliver(self, delivery: Delivery, attempt: int) -> AttemptOutcome:
         scheduled = workflow.now()
+        local = workflow.patched(_LOCAL_DELIVERY)
+        timeout = timedelta(seconds=delivery.timeout_seconds + DELIVERY_MARGIN_SECONDS)
         try:
-            return await workflow.execute_activity_method(
+            outcome: AttemptOutcome = await _step(
+                local,
                 RunnerActivities.deliver,
-                DeliverInput(delivery, attempt),
-                start_to_close_timeout=timedelta(
-                    seconds=delivery.timeout_seconds + DELIVERY_MARGIN_SECONDS
-                ),
-                retry_policy=_DELIVER_ONCE,
+                DeliverInput(delivery, attempt, at=scheduled),
+                timeout,
+                _DELIVER_ONCE,
             )
+            return outcome
         except ActivityError as exc:
             lost = isinstance(exc.cause, ActivityTimeout)
             error_class = "worker_timeout" if lost else "worker_error"
             message = str(exc.cause or exc)
-            await workflow.execute_activity_method(
-                RunnerActivities.record_attempt,
-                AttemptRecord(
-                    delivery.invocation_id,
-                    attempt,
-                    started_at=scheduled,
-                    duration_ms=int((workflow.now() - scheduled).total_seconds() * 1000),
-                    error_class=error_class,
-                    error_message=message,
-                ),
-                start_to_close_timeout=_STORE_TIMEOUT,
-                retry_policy=_STORE_RETRY,
+            record = AttemptRecord(
+                delivery.invocation_id,
+                attempt,
+                started_at=scheduled,
+                duration_ms=int((workflow.now() - scheduled).total_seconds() * 1000),
+                error_class=error_class,
+                error_message=message,
             )
+            await _step(local, RunnerActivities.record_attempt, record, _STORE_TIMEOUT)
             return AttemptOutcome(
                 ok=False, retryable=True, error_class=error_class, error_message=message
             )
+
+
+async def _step(
+    local: bool,
+    method: Callable[..., Any],
+    arg: Any,
+    timeout: timedelta,
+    retry: RetryPolicy = _STORE_RETRY,
+) -> Any:
+    """One activity, run locally (inside the workflow task) or through the server: which one
+    is decided by a patch, so runs recorded either way replay."""
+    if local:
+        return await workflow.execute_local_activity_method(
+            method, arg, start_to_close_timeout=timeout, retry_policy=retry
+        )
+    return await workflow.execute_activity_method(
+        method, arg, start_to_close_timeout=timeout, retry_policy=retry
+    )

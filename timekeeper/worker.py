@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -67,9 +68,15 @@ def build_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker:
         activity_executor=executor,
         max_concurrent_activities=64,
         max_concurrent_local_activities=64,
-        # More pollers than the default (5): a minute's burst of runs queues workflow tasks.
+        # More pollers than the default (5), and most of them on the shared queue rather than
+        # the sticky one (the default gives it a fifth): a minute's burst is hundreds of new
+        # runs, each a first workflow task that only the shared queue delivers.
         max_concurrent_workflow_task_polls=16,
+        nonsticky_to_sticky_poll_ratio=1.0,
         max_concurrent_activity_task_polls=16,
+        # The dispatch heartbeats every second and times out after 5 s: send each one, so
+        # only a dead worker misses the timeout (the default throttle is 80% of it).
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
     )
 
 
