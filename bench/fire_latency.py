@@ -130,7 +130,7 @@ class BenchRaw:
         return None
 
 
-async def create_schedules(client: Client, count: int) -> None:
+async def create_schedules(client: Client, count: int, start_at: datetime | None) -> None:
     async def one(i: int) -> None:
         schedule_id = f"bench-s{i}"
         await client.create_schedule(
@@ -139,7 +139,7 @@ async def create_schedules(client: Client, count: int) -> None:
                 action=ScheduleActionStartWorkflow(
                     "BenchScheduled", schedule_id, id=f"bench-sw{i}", task_queue=SCHEDULE_QUEUE
                 ),
-                spec=ScheduleSpec(cron_expressions=["* * * * *"]),
+                spec=ScheduleSpec(cron_expressions=["* * * * *"], start_at=start_at),
             ),
         )
 
@@ -174,13 +174,21 @@ async def raw_start_rate(client: Client, count: int, concurrency: int) -> float:
 
 
 def seed(
-    store: ManageStore, agent_url: str, triggers: int, first: datetime, one_time: list[datetime]
+    store: ManageStore,
+    agent_url: str,
+    triggers: int,
+    first: datetime,
+    one_time: list[datetime],
+    end_at: datetime | None,
 ) -> None:
     """The per-minute triggers 100 to a project (the default per-project dispatch bound), the
     one-time ones in a project of their own, so none takes another's place under a bound."""
     agent = AgentRow("agent-1", "Agent", agent_url, "webhook", None, STAMP, STAMP)
     cron = [
-        bench_trigger(i, cron_expression="* * * * *", next_run_at=to_db(first))
+        replace(
+            bench_trigger(i, cron_expression="* * * * *", next_run_at=to_db(first)),
+            end_at=to_db(end_at) if end_at else None,
+        )
         for i in range(triggers)
     ]
     for project, rows in (
@@ -322,11 +330,15 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             first + timedelta(seconds=60 * (j % args.minutes) + 1 + (53 * j + 6) % 58)
             for j in range(args.one_time)
         ]
-        seed(store, agent_url, args.triggers, first, one_time)
+        # --apart: ours fire in the measured minutes only, Temporal Schedules' in the minutes
+        # after them, so neither system's burst loads the server while the other is measured.
+        theirs_from = first + timedelta(minutes=args.minutes) if args.apart else None
+        ours_until = theirs_from - timedelta(seconds=1) if theirs_from else None
+        seed(store, agent_url, args.triggers, first, one_time, ours_until)
         worker_process = start_worker(tmp, runtime_url, address, args.triggers + args.one_time)
         client = await Client.connect(address)
         raw_rate = await raw_start_rate(client, args.triggers, 50)
-        await create_schedules(client, args.triggers)
+        await create_schedules(client, args.triggers, theirs_from)
         executor = ThreadPoolExecutor(64)
         async with Worker(
             client,
@@ -338,13 +350,16 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             max_concurrent_activities=64,
         ):
             # Both systems are warm from the first whole minute on; measure the next ones.
-            deadline = first.timestamp() + 60 * args.minutes + max(45, 0.15 * args.triggers)
+            span = 2 * args.minutes if args.apart else args.minutes
+            deadline = first.timestamp() + 60 * span + max(45, 0.15 * args.triggers)
             while time.time() < deadline:
                 if worker_process.poll() is not None:
                     raise RuntimeError(f"timekeeper worker exited: {worker_process.returncode}")
                 await asyncio.sleep(1)
         measured = {first.timestamp() + 60 * k for k in range(args.minutes)}
-        result = await figures(client, args, arrivals, measured, one_time, raw_rate)
+        shift = 60 * args.minutes if args.apart else 0
+        theirs = {minute + shift for minute in measured}
+        result = await figures(client, args, arrivals, measured, theirs, one_time, raw_rate)
     finally:
         if worker_process is not None:
             worker_process.terminate()
@@ -360,6 +375,7 @@ async def figures(
     args: argparse.Namespace,
     arrivals: Arrivals,
     measured: set[float],
+    measured_theirs: set[float],
     one_time: list[datetime],
     raw_rate: float,
 ) -> dict[str, Any]:
@@ -379,7 +395,9 @@ async def figures(
             slot = scheduled_for.replace("-", "").replace(":", "")
             workflow_id = f"trigger-run:bench:{project_id}:agent-1:{trigger_id}:{slot}"
             samples.append((workflow_id, nominal, arrived))
-    theirs = [arrived - nominal for nominal, arrived in SCHEDULE_ARRIVALS if nominal in measured]
+    theirs = [
+        arrived - nominal for nominal, arrived in SCHEDULE_ARRIVALS if nominal in measured_theirs
+    ]
     rates = [
         len(times) / max(max(times) - min(times), 0.001) for times in per_minute.values() if times
     ]
@@ -394,6 +412,7 @@ async def figures(
         "triggers": args.triggers,
         "one_time_triggers": args.one_time,
         "minutes_measured": args.minutes,
+        "apart": args.apart,
         "timekeeper_latency_s": ours_q,
         "temporal_schedules_latency_s": theirs_q,
         "expected_per_system": args.triggers * args.minutes,
@@ -421,6 +440,11 @@ def main() -> None:
     parser.add_argument("--one-time", type=int, default=10, help="one-time triggers (M)")
     parser.add_argument("--minutes", type=int, default=2, help="whole minutes measured")
     parser.add_argument("--breakdown", type=int, default=100, help="runs read for the breakdown")
+    parser.add_argument(
+        "--apart",
+        action="store_true",
+        help="measure Temporal Schedules in the minutes after ours instead of the same ones",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tkf", dir="/tmp") as tmp:  # short pg socket path
         result = asyncio.run(run(args, Path(tmp)))

@@ -64,6 +64,7 @@ from runtime_db.invocations import (
     mark_running,
     mark_waiting,
     record_attempt,
+    recorded_attempt,
     request_cancel,
     running_invocation,
     waiting_invocation,
@@ -193,12 +194,24 @@ class RunnerActivities:
         """One attempt, recorded as a row; none is made once the invocation is cancelled.
 
         Temporal does not retry this activity: the workflow owns retries so that each attempt
-        is recorded and spaced by the trigger's own backoff.
+        is recorded and spaced by the trigger's own backoff. An attempt already recorded is
+        not sent again: a run replayed after its worker died between recording the attempt and
+        completing the workflow task takes the recorded outcome.
         """
         invocation_id = uuid.UUID(input.delivery.invocation_id)
-        blocker = await asyncio.to_thread(self._attempt_blocker, invocation_id)
+        blocker, recorded = await asyncio.to_thread(
+            self._before_attempt, invocation_id, input.attempt
+        )
         if blocker is not None:
             return AttemptOutcome(ok=False, retryable=False, blocked_by=blocker)
+        if recorded is not None:
+            return AttemptOutcome(
+                ok=recorded.status == "succeeded",
+                retryable=True,
+                http_status=recorded.http_status,
+                error_class=recorded.error_class,
+                error_message=recorded.error_message,
+            )
         started_at = input.at or activity.info().started_time
         result = await deliver(self._http, _delivery_request(input))
         await asyncio.to_thread(
@@ -256,9 +269,15 @@ class RunnerActivities:
             trigger = None
         return trigger, agent
 
-    def _attempt_blocker(self, invocation_id: uuid.UUID) -> str | None:
+    def _before_attempt(
+        self, invocation_id: uuid.UUID, attempt_number: int
+    ) -> tuple[str | None, InvocationAttempt | None]:
+        """Why no attempt may start, and the attempt already recorded under this number."""
         with self._sessions() as session:
-            return attempt_blocker(session, invocation_id)
+            return (
+                attempt_blocker(session, invocation_id),
+                recorded_attempt(session, invocation_id, attempt_number),
+            )
 
     def _record(self, attempt: InvocationAttempt) -> None:
         with self._sessions.begin() as session:

@@ -14,9 +14,11 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, pool_size: int = 10) -> Engine:
+def make_engine(url: str, pool_size: int = 10, max_overflow: int = 20) -> Engine:
+    """Size `pool_size` for the steady load: a connection beyond it is opened for one use and
+    closed when returned, which under a burst means a new server process per statement batch."""
     return create_engine(
-        normalize_url(url), pool_size=pool_size, max_overflow=20, pool_pre_ping=True
+        normalize_url(url), pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
     )
 
 

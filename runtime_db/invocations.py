@@ -389,6 +389,18 @@ def attempt_blocker(session: Session, invocation_id: uuid.UUID) -> str | None:
     return None if row.status == "running" else row.status
 
 
+def recorded_attempt(
+    session: Session, invocation_id: uuid.UUID, attempt_number: int
+) -> InvocationAttempt | None:
+    """The attempt already recorded under this number, if any."""
+    return session.execute(
+        select(InvocationAttempt).where(
+            InvocationAttempt.invocation_id == invocation_id,
+            InvocationAttempt.attempt_number == attempt_number,
+        )
+    ).scalar_one_or_none()
+
+
 def open_invocations(session: Session) -> list[Invocation]:
     """Every pending or running invocation, oldest first (the audit's read)."""
     return list(

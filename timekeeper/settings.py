@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     dispatch_max_per_tick: int = Field(1000, ge=1)
     dispatch_max_per_branch: int = Field(100, ge=1)
     dispatch_concurrency: int = Field(50, ge=1)
+    database_pool_size: int = Field(
+        32, ge=1, description="Runtime database connections each process keeps open."
+    )
     log_level: str = "INFO"
     log_format: Literal["text", "json"] | None = Field(
         None, description="Log lines as text or JSON objects; unset: text for dev, else JSON."

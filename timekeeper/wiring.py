@@ -59,7 +59,11 @@ def resolve_temporal_address(settings: Settings) -> str:
 
 
 def open_stores(settings: Settings, runtime_url: str | None = None) -> Stores:
-    engine = make_engine(runtime_url or resolve_runtime_url(settings))
+    engine = make_engine(
+        runtime_url or resolve_runtime_url(settings),
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size // 4,
+    )
     return Stores(
         engine=engine,
         session_factory=make_session_factory(engine),

@@ -221,6 +221,34 @@ async def test_deliver_makes_no_attempt_once_cancelled(
     assert invocation(session_factory, plan.invocation_id)[1] == []
 
 
+async def test_an_attempt_already_recorded_is_not_sent_again(
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    agent: ScriptedAgent,
+    agent_url: str,
+    client: httpx.AsyncClient,
+) -> None:
+    """A run replayed after its worker died between recording an attempt and completing the
+    workflow task asks for the same attempt again: the agent does not get it twice."""
+    trigger = seed(manage_store, agent_url)
+    activities = RunnerActivities(manage_store, session_factory, client)
+    env = ActivityEnvironment()
+    begin = BeginInput(run=scheduled_run(trigger), workflow_id="wf-replayed", now=NOW)
+    plan = env.run(activities.begin_invocation, begin)
+    assert plan.delivery is not None
+
+    first = await env.run(activities.deliver, DeliverInput(plan.delivery, 1, at=NOW))
+    again = await env.run(activities.deliver, DeliverInput(plan.delivery, 1, at=NOW))
+
+    assert len(agent.requests) == 1
+    assert (first.ok, first.http_status) == (True, 200)
+    assert again == AttemptOutcome(ok=True, retryable=True, http_status=200)
+    row, attempts = invocation(session_factory, plan.invocation_id)
+    assert row.attempt_count == 1
+    assert attempt_summary(attempts) == [(1, "succeeded", 200, None)]
+    assert attempts[0].started_at == NOW
+
+
 async def test_attempts_and_finish_are_idempotent(
     manage_store: ManageStore, session_factory: sessionmaker[Session], client: httpx.AsyncClient
 ) -> None:
