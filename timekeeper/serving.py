@@ -83,6 +83,11 @@ async def serve(
         with ThreadPoolExecutor(max_workers=64) as executor:
             worker = alert_worker = None
             if run_worker:
+                # The runner's and the dispatch's store calls go through asyncio.to_thread; its
+                # default pool (CPU count + 4 threads) would queue a minute's burst behind six.
+                asyncio.get_running_loop().set_default_executor(
+                    ThreadPoolExecutor(max_workers=32, thread_name_prefix="timekeeper-io")
+                )
                 deps = WorkerDeps(settings, client, stores.session_factory, stores.manage, http)
                 worker = build_worker(deps, executor)
                 alert_worker = build_alert_worker(deps, executor)
