@@ -231,9 +231,8 @@ async def test_an_attempt_already_recorded_is_not_sent_again(
     """A run replayed after its worker died between recording an attempt and completing the
     workflow task asks for the same attempt again: the agent does not get it twice."""
     trigger = seed(manage_store, agent_url)
-    activities = RunnerActivities(manage_store, session_factory, client)
+    activities, begin = _begin(manage_store, session_factory, client, scheduled_run(trigger))
     env = ActivityEnvironment()
-    begin = BeginInput(run=scheduled_run(trigger), workflow_id="wf-replayed", now=NOW)
     plan = env.run(activities.begin_invocation, begin)
     assert plan.delivery is not None
 
