@@ -23,7 +23,13 @@ from manage_db.timestamps import from_db, to_db
 from runner.activities import invocation_key
 from runner.contract import RUNNER_WORKFLOW, RunnerInput, workflow_id_for
 from runner.models import CANCEL_SIGNAL
-from runtime_db.invocations import InvocationKey, create_invocation, finish, record_pending
+from runtime_db.invocations import (
+    InvocationKey,
+    PendingRow,
+    create_invocation,
+    finish,
+    record_pending,
+)
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +154,6 @@ async def start_backfill(
             raise LaunchFailed(f"could not start the runner workflow: {exc.message}") from exc
         started += 1
     return started
-
-
-PendingRow = tuple[InvocationKey, str, int | None, datetime | None]
 
 
 def pending_row(run: RunnerInput) -> PendingRow:

@@ -72,12 +72,14 @@ def create_invocation(
     return row, inserted is not None
 
 
-def record_pending(
-    session: Session, runs: list[tuple[InvocationKey, str, int | None, datetime | None]]
-) -> int:
-    """Rows for runs about to be started, each (key, workflow id, trigger version, jittered
-    start or None), in one statement: a queued run is visible as `pending` from its dispatch
-    on. Idempotent: a run that already has its row keeps it. Returns how many rows were new."""
+# A run about to be started: (key, workflow id, trigger version, jittered start or None).
+PendingRow = tuple[InvocationKey, str, int | None, datetime | None]
+
+
+def record_pending(session: Session, runs: list[PendingRow]) -> int:
+    """Rows for runs about to be started, in one statement: a queued run is visible as
+    `pending` from its dispatch on. Idempotent: a run that already has its row keeps it.
+    Returns how many rows were new."""
     rows = [
         _row_values(key, workflow_id, status="pending", trigger_version=version, fire_at=fire_at)
         for key, workflow_id, version, fire_at in runs
