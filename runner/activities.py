@@ -152,8 +152,9 @@ class RunnerActivities:
                 return Plan(str(row.id), row.status, row.status_reason)
             decision = _decide(session, run, key, row, trigger, agent, self._max_message_bytes)
             if isinstance(decision, _Wait):
-                mark_waiting(session, row.id, f"invocation {decision.running} still running")
-                return Plan(str(row.id), "waiting", f"invocation {decision.running} still running")
+                reason = f"invocation {decision.running} still running"
+                mark_waiting(session, row.id, reason)
+                return Plan(str(row.id), "waiting", reason)
             if isinstance(decision, _Refusal):
                 if decision.error_class is not None:
                     record_attempt(session, _refused_attempt(row.id, input.now, decision))
