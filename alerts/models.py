@@ -1,6 +1,9 @@
-"""Inputs and outputs of the alert workflow and its activities."""
+"""Inputs and outputs of the alert workflow and its activities.
 
-from __future__ import annotations
+Annotations here are real types, not strings (no `from __future__ import annotations`): the
+payload converter resolves a dataclass's hints on every decode, and string hints made that
+about three times slower (see runner.models).
+"""
 
 from dataclasses import dataclass
 
