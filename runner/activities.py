@@ -36,6 +36,7 @@ from runner.contract import RunnerInput
 from runner.models import (
     AttemptOutcome,
     AttemptRecord,
+    Began,
     BeginInput,
     DeliverInput,
     Delivery,
@@ -51,6 +52,7 @@ from runner.templates import (
     check_message_size,
     render,
 )
+from runner.verdicts import after_attempt
 from runtime_db.alerts import enqueue
 from runtime_db.invocations import (
     TERMINAL_STATUSES,
@@ -133,7 +135,13 @@ class RunnerActivities:
 
     def callables(self) -> list[Callable[..., Any]]:
         """The bound activity methods, as a Worker's `activities=` wants them."""
-        return [self.begin_invocation, self.deliver, self.record_attempt, self.finish_invocation]
+        return [
+            self.begin_invocation,
+            self.begin_and_deliver,
+            self.deliver,
+            self.record_attempt,
+            self.finish_invocation,
+        ]
 
     @activity.defn(name="runner.begin_invocation")
     def begin_invocation(self, input: BeginInput) -> Plan:
@@ -190,6 +198,29 @@ class RunnerActivities:
                 cancelled_workflow_id=replaced,
             )
 
+    @activity.defn(name="runner.begin_and_deliver")
+    async def begin_and_deliver(self, input: BeginInput) -> Began:
+        """Begin and, when the plan is to deliver, make the first attempt in the same local
+        activity, closing the invocation with the attempt's row when that attempt ends it: a run
+        whose first attempt settles it is one activity and two transactions after begin's, not
+        three activities (BENCHMARKS.md). The order is begin's: the invocation is `running`,
+        committed, before anything is sent.
+
+        Once an attempt may have been sent nothing is raised (Temporal would retry the whole
+        activity): a failure there comes back as `lost`, for the workflow to record.
+        """
+        plan, before = await asyncio.to_thread(self._begin_then_check, input)
+        delivery = plan.delivery
+        if delivery is None or before is None or plan.cancelled_workflow_id is not None:
+            return Began(plan)
+        attempt = DeliverInput(delivery, delivery.first_attempt, at=input.now)
+        try:
+            outcome, finished = await self._attempt(attempt, *before, close_at=input.now)
+        except Exception as exc:
+            log.exception("first attempt of invocation %s lost", delivery.invocation_id)
+            return Began(plan, lost=f"{type(exc).__name__}: {exc}")
+        return Began(plan, first=outcome, finished=finished)
+
     @activity.defn(name="runner.deliver")
     async def deliver(self, input: DeliverInput) -> AttemptOutcome:
         """One attempt, recorded as a row; none is made once the invocation is cancelled.
@@ -199,34 +230,11 @@ class RunnerActivities:
         not sent again: a run replayed after its worker died between recording the attempt and
         completing the workflow task takes the recorded outcome.
         """
-        invocation_id = uuid.UUID(input.delivery.invocation_id)
-        blocker, recorded = await asyncio.to_thread(
-            self._before_attempt, invocation_id, input.attempt
+        before = await asyncio.to_thread(
+            self._before_attempt, uuid.UUID(input.delivery.invocation_id), input.attempt
         )
-        if blocker is not None:
-            return AttemptOutcome(ok=False, retryable=False, blocked_by=blocker)
-        if recorded is not None:
-            return AttemptOutcome(
-                ok=recorded.status == "succeeded",
-                retryable=True,
-                http_status=recorded.http_status,
-                error_class=recorded.error_class,
-                error_message=recorded.error_message,
-            )
-        started_at = input.at or activity.info().started_time
-        result = await deliver(self._http, _delivery_request(input))
-        await asyncio.to_thread(
-            self._record, _attempt_row(invocation_id, input, started_at, result)
-        )
-        _observe_attempt(input, started_at, result)
-        return AttemptOutcome(
-            ok=result.ok,
-            retryable=result.retryable,
-            http_status=result.http_status,
-            error_class=result.error_class,
-            error_message=result.error_message,
-            retry_after_seconds=result.retry_after_seconds,
-        )
+        outcome, _ = await self._attempt(input, *before, close_at=None)
+        return outcome
 
     @activity.defn(name="runner.record_attempt")
     def record_attempt(self, input: AttemptRecord) -> None:
@@ -247,19 +255,8 @@ class RunnerActivities:
 
     @activity.defn(name="runner.finish_invocation")
     def finish_invocation(self, input: FinishInput) -> Finished:
-        invocation_id = uuid.UUID(input.invocation_id)
         with self._sessions.begin() as session:
-            closed = finish_if_open(
-                session, invocation_id, status=input.status, reason=input.reason, now=input.now
-            )
-            row = get_invocation(session, invocation_id)
-            if row is None:
-                raise ApplicationError(
-                    f"invocation {input.invocation_id} is gone", non_retryable=True
-                )
-            if closed:
-                _ended(session, row, input.now)
-            return Finished(row.status, row.status_reason)
+            return _close(session, input)
 
     def _definitions(self, run: RunnerInput) -> tuple[TriggerRow | None, AgentRow | None]:
         branch = project_branch(run.tenant_id, run.project_id)
@@ -281,8 +278,86 @@ class RunnerActivities:
             )
 
     def _record(self, attempt: InvocationAttempt) -> None:
+        self._record_and_close(attempt, None)
+
+    def _record_and_close(
+        self, attempt: InvocationAttempt, close: FinishInput | None
+    ) -> Finished | None:
+        """The attempt's row and, when it ended the invocation, the close: one transaction."""
         with self._sessions.begin() as session:
             record_attempt(session, attempt)
+            return None if close is None else _close(session, close)
+
+    def _begin_then_check(
+        self, input: BeginInput
+    ) -> tuple[Plan, tuple[str | None, InvocationAttempt | None] | None]:
+        """Begin's transaction, then (for a plan to deliver) the first attempt's check."""
+        plan = self.begin_invocation(input)
+        if plan.delivery is None:
+            return plan, None
+        invocation_id = uuid.UUID(plan.delivery.invocation_id)
+        return plan, self._before_attempt(invocation_id, plan.delivery.first_attempt)
+
+    async def _attempt(
+        self,
+        input: DeliverInput,
+        blocker: str | None,
+        recorded: InvocationAttempt | None,
+        *,
+        close_at: datetime | None,
+    ) -> tuple[AttemptOutcome, Finished | None]:
+        """Send one attempt and record it; with `close_at`, also close the invocation in the
+        attempt's transaction when this attempt ends it."""
+        if blocker is not None:
+            return AttemptOutcome(ok=False, retryable=False, blocked_by=blocker), None
+        if recorded is not None:
+            return _recorded_outcome(recorded), None
+        started_at = input.at or activity.info().started_time
+        result = await deliver(self._http, _delivery_request(input))
+        outcome = AttemptOutcome(
+            ok=result.ok,
+            retryable=result.retryable,
+            http_status=result.http_status,
+            error_class=result.error_class,
+            error_message=result.error_message,
+            retry_after_seconds=result.retry_after_seconds,
+        )
+        delivery = input.delivery
+        last = delivery.first_attempt + delivery.max_retries
+        end = after_attempt(outcome, input.attempt, last, made=1) if close_at is not None else None
+        close = None
+        if end is not None and close_at is not None:
+            close = FinishInput(delivery.invocation_id, end[0], end[1], now=close_at)
+        row = _attempt_row(uuid.UUID(delivery.invocation_id), input, started_at, result)
+        # Observed before the record: the attempt was made, and a failed one is logged before
+        # the close that may log the invocation's failure.
+        _observe_attempt(input, started_at, result)
+        finished = await asyncio.to_thread(self._record_and_close, row, close)
+        return outcome, finished
+
+
+def _close(session: Session, input: FinishInput) -> Finished:
+    """Close the invocation unless it is closed already (a cancel that landed first is kept)."""
+    invocation_id = uuid.UUID(input.invocation_id)
+    closed = finish_if_open(
+        session, invocation_id, status=input.status, reason=input.reason, now=input.now
+    )
+    row = get_invocation(session, invocation_id)
+    if row is None:
+        raise ApplicationError(f"invocation {input.invocation_id} is gone", non_retryable=True)
+    if closed:
+        _ended(session, row, input.now)
+    return Finished(row.status, row.status_reason)
+
+
+def _recorded_outcome(recorded: InvocationAttempt) -> AttemptOutcome:
+    return AttemptOutcome(
+        ok=recorded.status == "succeeded",
+        retryable=True,
+        http_status=recorded.http_status,
+        error_class=recorded.error_class,
+        error_message=recorded.error_message,
+    )
 
 
 def _decide(

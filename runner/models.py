@@ -113,6 +113,19 @@ class Finished:
 
 
 @dataclass(frozen=True)
+class Began:
+    """What `begin_and_deliver` did: the plan and, when the plan was to deliver (and no other run
+    had to be woken first), the first attempt's outcome; `finished` when that attempt ended the
+    invocation (closed in the attempt's transaction), `lost` when the attempt failed inside the
+    worker rather than at the agent (the workflow records it, as for a lost deliver activity)."""
+
+    plan: Plan
+    first: AttemptOutcome | None = None
+    finished: Finished | None = None
+    lost: str | None = None
+
+
+@dataclass(frozen=True)
 class RunnerOutcome:
     invocation_id: str
     status: str

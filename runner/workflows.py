@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         CANCEL_SIGNAL,
         AttemptOutcome,
         AttemptRecord,
+        Began,
         BeginInput,
         DeliverInput,
         Delivery,
@@ -34,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         Plan,
         RunnerOutcome,
     )
+    from runner.verdicts import after_attempt
 
 # Store activities are idempotent: retry them through a store outage, but not forever, so a
 # run always ends (after about an hour of a store that does not answer, the workflow fails and
@@ -53,6 +56,12 @@ _LOCAL_STORE_STEPS = "local-store-steps"
 # workflow task and no activity task, so the minute's burst costs the server a third of the
 # round trips. Temporal still never retries it: the loop below does, recording every attempt.
 _LOCAL_DELIVERY = "local-delivery"
+# Begin makes the first attempt too, in the same local activity (patch `first-attempt-in-begin`),
+# and closes the invocation with that attempt's row when it settles the run: a run that succeeds
+# first time is one local activity. Its timeout covers begin, the longest per-attempt timeout a
+# trigger may have (900 s) and the attempt's record.
+_FIRST_ATTEMPT_IN_BEGIN = "first-attempt-in-begin"
+_BEGIN_AND_DELIVER_TIMEOUT = timedelta(seconds=2 * 10 + 900 + DELIVERY_MARGIN_SECONDS)
 # How often a run buffered behind a running one (buffer_one) looks again.
 _WAIT_POLL = timedelta(seconds=5)
 # Delivery is never retried by Temporal: the loop below does it, recording every attempt.
@@ -86,29 +95,58 @@ class RunnerWorkflow:
     @workflow.run
     async def run(self, run: RunnerInput) -> RunnerOutcome:
         await self._until_fire_at(run)
-        plan = await self._begin(run)
-        while plan.status == "waiting":  # a cancel marks the row first: begin then ends it
+        began = await self._begin(run)
+        while began.plan.status == "waiting":  # a cancel marks the row first: begin then ends it
             # buffer_one: this run waits its turn; begin again until the running one has ended.
             with suppress(TimeoutError):
                 await workflow.wait_condition(lambda: self._cancel_requested, timeout=_WAIT_POLL)
-            plan = await self._begin(run)
+            began = await self._begin(run)
+        plan = began.plan
         if plan.cancelled_workflow_id is not None:
             await workflow.get_external_workflow_handle(plan.cancelled_workflow_id).signal(
                 CANCEL_SIGNAL
             )
         if plan.delivery is None:
             return RunnerOutcome(plan.invocation_id, plan.status, plan.reason, attempts=0)
-        status, reason, attempts = await self._attempts(plan.delivery)
+        if began.finished is not None:  # the first attempt settled it, and closed the row
+            return RunnerOutcome(
+                plan.invocation_id, began.finished.status, began.finished.reason, attempts=1
+            )
+        first = began.first
+        if began.lost is not None:
+            lost = Lost(plan.delivery, plan.delivery.first_attempt, workflow.now())
+            first = await self._lost(lost, "worker_error", began.lost)
+        status, reason, attempts = await self._attempts(plan.delivery, first)
         finished = await self._finish(
             FinishInput(plan.invocation_id, status, reason, now=workflow.now())
         )
         return RunnerOutcome(plan.invocation_id, finished.status, finished.reason, attempts)
 
-    async def _begin(self, run: RunnerInput) -> Plan:
+    async def _begin(self, run: RunnerInput) -> Began:
         begin = BeginInput(run=run, workflow_id=workflow.info().workflow_id, now=workflow.now())
+        if workflow.patched(_FIRST_ATTEMPT_IN_BEGIN):
+            return await self._begin_and_deliver(begin)
         local = workflow.patched(_LOCAL_STORE_STEPS)
         plan: Plan = await _step(local, RunnerActivities.begin_invocation, begin, _STORE_TIMEOUT)
-        return plan
+        return Began(plan)
+
+    async def _begin_and_deliver(self, begin: BeginInput) -> Began:
+        """Temporal never retries it (an attempt may have been sent): when it fails, begin runs
+        again on its own, with the store's retries, and a timeout counts as a lost attempt."""
+        try:
+            began: Began = await workflow.execute_local_activity_method(
+                RunnerActivities.begin_and_deliver,
+                begin,
+                start_to_close_timeout=_BEGIN_AND_DELIVER_TIMEOUT,
+                retry_policy=_DELIVER_ONCE,
+            )
+            return began
+        except ActivityError as exc:
+            plan: Plan = await _step(True, RunnerActivities.begin_invocation, begin, _STORE_TIMEOUT)
+            if plan.delivery is None or not isinstance(exc.cause, ActivityTimeout):
+                return Began(plan)
+            lost = Lost(plan.delivery, plan.delivery.first_attempt, begin.now)
+            return Began(plan, first=await self._lost(lost, "worker_timeout", str(exc.cause)))
 
     async def _finish(self, finish: FinishInput) -> Finished:
         local = workflow.patched(_LOCAL_STORE_STEPS)
@@ -117,27 +155,27 @@ class RunnerWorkflow:
         )
         return done
 
-    async def _attempts(self, delivery: Delivery) -> tuple[str, str | None, int]:
-        """Attempt until success, a non-retryable failure, the retry budget, or a cancel."""
+    async def _attempts(
+        self, delivery: Delivery, first: AttemptOutcome | None = None
+    ) -> tuple[str, str | None, int]:
+        """Attempt until success, a non-retryable failure, the retry budget, or a cancel;
+        `first` is the outcome of the first attempt when `begin_and_deliver` made it."""
         last = delivery.first_attempt + delivery.max_retries
         made = 0
         attempt = delivery.first_attempt
+        outcome = first
         while True:
-            if self._cancel_requested:
-                return "cancelled", "cancel requested", made
-            outcome = await self._deliver(delivery, attempt)
+            if outcome is None:
+                if self._cancel_requested:
+                    return "cancelled", "cancel requested", made
+                outcome = await self._deliver(delivery, attempt)
             if outcome.blocked_by is not None:
                 # The row is closed already (a cancel, or the audit); finishing keeps its status.
                 return "cancelled", f"stopped before attempt {attempt}", made
             made += 1
-            if outcome.ok:
-                return "completed", None, made
-            failure = f"{outcome.error_class}: {outcome.error_message}"
-            if not outcome.retryable:
-                return "failed", failure, made
-            if attempt >= last:
-                tries = f"{made} attempt" if made == 1 else f"{made} attempts"
-                return "failed", f"gave up after {tries}; last {failure}", made
+            end = after_attempt(outcome, attempt, last, made)
+            if end is not None:
+                return end[0], end[1], made
             delay = retry_delay(
                 delivery.retry_delay_seconds,
                 attempt - delivery.first_attempt + 1,
@@ -149,6 +187,7 @@ class RunnerWorkflow:
                     lambda: self._cancel_requested, timeout=timedelta(seconds=delay)
                 )
             attempt += 1
+            outcome = None
 
     async def _deliver(self, delivery: Delivery, attempt: int) -> AttemptOutcome:
         scheduled = workflow.now()
@@ -166,19 +205,35 @@ class RunnerWorkflow:
         except ActivityError as exc:
             lost = isinstance(exc.cause, ActivityTimeout)
             error_class = "worker_timeout" if lost else "worker_error"
-            message = str(exc.cause or exc)
-            record = AttemptRecord(
-                delivery.invocation_id,
-                attempt,
-                started_at=scheduled,
-                duration_ms=int((workflow.now() - scheduled).total_seconds() * 1000),
-                error_class=error_class,
-                error_message=message,
+            return await self._lost(
+                Lost(delivery, attempt, scheduled, local), error_class, str(exc.cause or exc)
             )
-            await _step(local, RunnerActivities.record_attempt, record, _STORE_TIMEOUT)
-            return AttemptOutcome(
-                ok=False, retryable=True, error_class=error_class, error_message=message
-            )
+
+    async def _lost(self, lost: Lost, error_class: str, message: str) -> AttemptOutcome:
+        """An attempt that never reported back is recorded as failed, and retried."""
+        record = AttemptRecord(
+            lost.delivery.invocation_id,
+            lost.attempt,
+            started_at=lost.scheduled,
+            duration_ms=int((workflow.now() - lost.scheduled).total_seconds() * 1000),
+            error_class=error_class,
+            error_message=message,
+        )
+        await _step(lost.local, RunnerActivities.record_attempt, record, _STORE_TIMEOUT)
+        return AttemptOutcome(
+            ok=False, retryable=True, error_class=error_class, error_message=message
+        )
+
+
+@dataclass(frozen=True)
+class Lost:
+    """An attempt whose activity failed inside the worker: which, since when, and whether its
+    record goes through a local activity (as every step does since `local-delivery`)."""
+
+    delivery: Delivery
+    attempt: int
+    scheduled: datetime
+    local: bool = True
 
 
 async def _step(

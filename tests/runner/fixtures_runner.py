@@ -177,6 +177,18 @@ async def timer_seconds(handle: WorkflowHandle[Any, Any]) -> list[float]:
     ]
 
 
+async def step_count(handle: WorkflowHandle[Any, Any]) -> tuple[int, int]:
+    """(local activities, activity tasks) the run recorded: what it cost the server."""
+    history = await handle.fetch_history()
+    local = sum(
+        1
+        for event in history.events
+        if event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    )
+    tasks = sum(1 for e in history.events if e.HasField("activity_task_scheduled_event_attributes"))
+    return local, tasks
+
+
 async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 20.0) -> T:
     """Poll `probe` until it returns a value: for waiting on a state, not on a duration."""
     deadline = time.monotonic() + timeout

@@ -3,8 +3,9 @@ break runs already in flight (a reordered activity, a new timer) fails here, not
 
 The plain histories were recorded before begin and finish became local activities (behind the
 `local-store-steps` patch), the `_local_steps` ones after, the `_local_delivery` ones after the
-delivery became a local activity too (`local-delivery`): all must replay. To record the current
-ones again after an intended, versioned change, run
+delivery became a local activity too (`local-delivery`), the `_first_attempt_in_begin` ones
+after begin made the first attempt (`first-attempt-in-begin`): all must replay. To record the
+current ones again after an intended, versioned change, run
 `TIMEKEEPER_RECORD_HISTORIES=1 pytest tests/runner/test_workflows.py -k "retried or cancel_betw"`
 and rename what it writes to `*_<change>.json`, restoring the plain ones.
 """
@@ -33,9 +34,11 @@ async def test_recorded_history_replays(path: Path) -> None:
 def test_the_recorded_histories_are_present() -> None:
     assert sorted(p.stem for p in HISTORIES.glob("*.json")) == [
         "cancel_between_retries",
+        "cancel_between_retries_first_attempt_in_begin",
         "cancel_between_retries_local_delivery",
         "cancel_between_retries_local_steps",
         "retry_then_success",
+        "retry_then_success_first_attempt_in_begin",
         "retry_then_success_local_delivery",
         "retry_then_success_local_steps",
     ]
