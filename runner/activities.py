@@ -13,7 +13,6 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,13 +25,13 @@ from alerts.events import ended_event
 from manage_db.agents import AgentRow, read_agent_at
 from manage_db.branches import project_branch
 from manage_db.ids import check_id
-from manage_db.next_run import InvalidSchedule, Schedule, is_fire_time
 from manage_db.store import ManageStore
 from manage_db.timestamps import from_db
 from manage_db.triggers import TriggerRow, read_trigger_at
 from runner.agents import DeliveryRequest, DeliveryResult, deliver
 from runner.backoff import worst_case_seconds
 from runner.contract import RunnerInput
+from runner.decisions import Refusal, Wait, decide, delivery_of, refused_attempt
 from runner.models import (
     AttemptOutcome,
     AttemptRecord,
@@ -46,11 +45,6 @@ from runner.models import (
 )
 from runner.templates import (
     MAX_MESSAGE_BYTES,
-    MessageTooLarge,
-    TemplateContext,
-    TemplateError,
-    check_message_size,
-    render,
 )
 from runner.verdicts import after_attempt
 from runtime_db.alerts import enqueue
@@ -69,7 +63,6 @@ from runtime_db.invocations import (
     recorded_attempt,
     request_cancel,
     running_invocation,
-    waiting_invocation,
 )
 from runtime_db.models import Invocation, InvocationAttempt
 from telemetry.metrics import DELIVERY_ATTEMPTS, DELIVERY_SECONDS, FIRE_LAG, INVOCATIONS
@@ -96,28 +89,6 @@ def invocation_key(run: RunnerInput) -> InvocationKey:
         scheduled_for=scheduled_for,
         kind=run.kind,
     )
-
-
-@dataclass(frozen=True)
-class _Refusal:
-    status: str  # skipped | failed
-    reason: str
-    # Set for a failure that counts as the one attempt made (a message too large to send).
-    error_class: str | None = None
-
-
-@dataclass(frozen=True)
-class _Wait:
-    """buffer_one: wait for the running invocation to end, then begin again."""
-
-    running: uuid.UUID
-
-
-@dataclass(frozen=True)
-class _Go:
-    trigger: TriggerRow
-    agent: AgentRow
-    message: str
 
 
 class RunnerActivities:
@@ -158,14 +129,14 @@ class RunnerActivities:
             row, _ = create_invocation(session, key, workflow_id=input.workflow_id)
             if row.status in TERMINAL_STATUSES:
                 return Plan(str(row.id), row.status, row.status_reason)
-            decision = _decide(session, run, key, row, trigger, agent, self._max_message_bytes)
-            if isinstance(decision, _Wait):
+            decision = decide(session, run, key, row, trigger, agent, self._max_message_bytes)
+            if isinstance(decision, Wait):
                 reason = f"invocation {decision.running} still running"
                 mark_waiting(session, row.id, reason)
                 return Plan(str(row.id), "waiting", reason)
-            if isinstance(decision, _Refusal):
+            if isinstance(decision, Refusal):
                 if decision.error_class is not None:
-                    record_attempt(session, _refused_attempt(row.id, input.now, decision))
+                    record_attempt(session, refused_attempt(row.id, input.now, decision))
                 closed = finish(
                     session, row.id, status=decision.status, reason=decision.reason, now=input.now
                 )
@@ -194,7 +165,7 @@ class RunnerActivities:
             return Plan(
                 str(row.id),
                 "running",
-                delivery=_delivery(run, decision, running),
+                delivery=delivery_of(run, decision, running),
                 cancelled_workflow_id=replaced,
             )
 
@@ -360,61 +331,6 @@ def _recorded_outcome(recorded: InvocationAttempt) -> AttemptOutcome:
     )
 
 
-def _decide(
-    session: Session,
-    run: RunnerInput,
-    key: InvocationKey,
-    row: Invocation,
-    trigger: TriggerRow | None,
-    agent: AgentRow | None,
-    max_message_bytes: int = MAX_MESSAGE_BYTES,
-) -> _Refusal | _Wait | _Go:
-    """Deliver, or why not.
-
-    A scheduled run skips a trigger disabled since dispatch (only a user disables a trigger,
-    and that is a new version). Manual runs ignore `enabled`.
-    """
-    if trigger is None:
-        return _Refusal("skipped", f"trigger {run.trigger_id} no longer exists")
-    if run.kind == "scheduled" and not trigger.enabled:
-        return _Refusal(
-            "skipped", f"trigger {run.trigger_id} was disabled (version {trigger.version})"
-        )
-    if (
-        run.kind == "scheduled"
-        and trigger.version != run.trigger_version
-        and not _still_scheduled(trigger, run.scheduled_for)
-    ):
-        return _Refusal(
-            "skipped",
-            f"schedule changed since dispatch: {run.scheduled_for} is no longer a fire time of "
-            f"trigger {run.trigger_id} (version {trigger.version})",
-        )
-    if agent is None:
-        return _Refusal("failed", f"agent {run.agent_id} not found")
-    if trigger.overlap_policy in ("skip", "buffer_one"):
-        other = running_invocation(session, key, exclude=row.id)
-        if other is not None:
-            if trigger.overlap_policy == "skip":
-                return _Refusal("skipped", f"overlap: invocation {other} still running")
-            waiting = waiting_invocation(session, key, exclude=row.id)
-            if waiting is not None:
-                return _Refusal(
-                    "skipped",
-                    f"overlap: invocation {other} still running and {waiting} already waiting",
-                )
-            return _Wait(other)
-    context = _template_context(run, trigger, row)
-    try:
-        check_message_size(trigger.message_template, context, max_message_bytes)
-        message = render(trigger.message_template, context)
-    except TemplateError as exc:
-        return _Refusal("failed", f"template error: {exc.message}")
-    except MessageTooLarge as exc:
-        return _Refusal("failed", f"message_too_large: {exc}", error_class="message_too_large")
-    return _Go(trigger, agent, message)
-
-
 def _replace_running(
     session: Session, key: InvocationKey, starting: uuid.UUID, now: datetime
 ) -> str | None:
@@ -430,57 +346,6 @@ def _replace_running(
         return None
     _ended(session, row, now)
     return row.workflow_id
-
-
-def _still_scheduled(trigger: TriggerRow, scheduled_for: str) -> bool:
-    """Whether the trigger as it stands now would fire at `scheduled_for` too: an edit that
-    kept the schedule lets an already dispatched run go; a reschedule stops it."""
-    instant = from_db(scheduled_for)
-    assert instant is not None
-    if trigger.run_at is not None:
-        return from_db(trigger.run_at) == instant
-    if trigger.cron_expression is None:
-        return False
-    try:
-        return is_fire_time(Schedule(trigger.cron_expression, trigger.cron_timezone), instant)
-    except InvalidSchedule:
-        return False
-
-
-def _template_context(run: RunnerInput, trigger: TriggerRow, row: Invocation) -> TemplateContext:
-    scheduled_for = from_db(run.scheduled_for)
-    assert scheduled_for is not None
-    return TemplateContext(
-        scheduled_for=scheduled_for,
-        timezone=trigger.cron_timezone,
-        trigger_id=trigger.id,
-        trigger_name=trigger.name,
-        invocation_id=str(row.id),
-        payload=trigger.payload_dict,
-    )
-
-
-def _delivery(run: RunnerInput, go: _Go, row: Invocation) -> Delivery:
-    """What each attempt sends; the row's message, so a resumed begin keeps the first render."""
-    trigger, agent = go.trigger, go.agent
-    return Delivery(
-        invocation_id=str(row.id),
-        tenant_id=run.tenant_id,
-        project_id=run.project_id,
-        agent_id=run.agent_id,
-        trigger_id=trigger.id,
-        trigger_name=trigger.name,
-        scheduled_for=run.scheduled_for,
-        message=row.message or go.message,
-        payload=trigger.payload_dict,
-        url=agent.endpoint_url,
-        protocol=agent.protocol,
-        auth_header_env=agent.auth_header_env,
-        timeout_seconds=trigger.timeout_seconds,
-        max_retries=trigger.max_retries,
-        retry_delay_seconds=trigger.retry_delay_seconds,
-        first_attempt=row.attempt_count + 1,
-    )
 
 
 def _delivery_request(input: DeliverInput) -> DeliveryRequest:
@@ -528,23 +393,6 @@ def _ended(session: Session, row: Invocation, now: datetime) -> None:
             "reason": row.status_reason,
         }
         log.error("invocation failed", extra={"fields": fields})
-
-
-def _refused_attempt(
-    invocation_id: uuid.UUID, now: datetime, refusal: _Refusal
-) -> InvocationAttempt:
-    """The attempt a run makes when its message cannot be sent at all: failed, not retried."""
-    return InvocationAttempt(
-        invocation_id=invocation_id,
-        attempt_number=1,
-        status="failed",
-        http_status=None,
-        started_at=now,
-        duration_ms=0,
-        error_class=refusal.error_class,
-        error_message=refusal.reason,
-        response_excerpt=None,
-    )
 
 
 def _attempt_row(
