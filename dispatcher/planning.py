@@ -21,7 +21,13 @@ from manage_db.next_run import (
     decide_due,
 )
 from manage_db.timestamps import instants_of, to_db
-from runner.contract import RunnerInput, runner_workflow_id, scheduled_slot, workflow_id_for
+from runner.contract import (
+    CURRENT_STEPS,
+    RunnerInput,
+    runner_workflow_id,
+    scheduled_slot,
+    workflow_id_for,
+)
 from runtime_db.alerts import AlertEvent
 from runtime_db.invocations import InvocationKey
 from runtime_db.schedules import DueSchedule
@@ -201,6 +207,7 @@ def _run(due: DueSchedule, instant: datetime) -> RunnerInput:
         slot=scheduled_slot(instant),
         trigger_version=due.definition_version,
         fire_at=_fire_at(due, instant) if due.jitter_seconds else None,
+        steps=CURRENT_STEPS,
     )
 
 

@@ -15,6 +15,8 @@ from manage_db.ids import check_id
 from manage_db.timestamps import to_slot
 
 RUNNER_WORKFLOW = "RunnerWorkflow"
+# The runner's steps a run started now follows (see RunnerInput.steps).
+CURRENT_STEPS = 1
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,10 @@ class RunnerInput:
     trigger_version: int | None = None
     # When to begin: the instant plus the trigger's jitter offset (UTC text); None: at once.
     fire_at: str | None = None
+    # Which sequence of steps the run follows, fixed at its start so the workflow needs no patch
+    # marker to tell: 1 is begin with the first attempt, then local steps. 0, the value of runs
+    # started before this field, decides by the runner's patches. Every start sets CURRENT_STEPS.
+    steps: int = 0
 
 
 def runner_workflow_id(

@@ -21,7 +21,7 @@ from temporalio.service import RPCError
 
 from manage_db.timestamps import from_db, to_db
 from runner.activities import invocation_key
-from runner.contract import RUNNER_WORKFLOW, RunnerInput, workflow_id_for
+from runner.contract import CURRENT_STEPS, RUNNER_WORKFLOW, RunnerInput, workflow_id_for
 from runner.models import CANCEL_SIGNAL
 from runtime_db.invocations import (
     InvocationKey,
@@ -75,6 +75,7 @@ async def start_manual_run(
         scheduled_for=to_db(scheduled_for or now),
         kind=kind,
         slot=f"manual-{uuid.uuid4()}",
+        steps=CURRENT_STEPS,
     )
     workflow_id = workflow_id_for(run)
     invocation_id = await asyncio.to_thread(_create_pending, session_factory, run, workflow_id, now)

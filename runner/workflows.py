@@ -61,6 +61,9 @@ _LOCAL_DELIVERY = "local-delivery"
 # first time is one local activity. Its timeout covers begin, the longest per-attempt timeout a
 # trigger may have (900 s) and the attempt's record.
 _FIRST_ATTEMPT_IN_BEGIN = "first-attempt-in-begin"
+# A patch costs every new run a marker and an upsert of the TemporalChangeVersion search
+# attribute (a visibility write at the server). Runs started with `RunnerInput.steps` 1 take
+# all three changes above without them; the patches stay for runs started before that field.
 _BEGIN_AND_DELIVER_TIMEOUT = timedelta(seconds=2 * 10 + 900 + DELIVERY_MARGIN_SECONDS)
 # How often a run buffered behind a running one (buffer_one) looks again.
 _WAIT_POLL = timedelta(seconds=5)
@@ -75,6 +78,12 @@ _DELIVER_ONCE = RetryPolicy(maximum_attempts=1)
 class RunnerWorkflow:
     def __init__(self) -> None:
         self._cancel_requested = False
+        self._steps = 0
+
+    def _takes(self, patch: str) -> bool:
+        """Whether this run takes the change behind `patch`: every run started with `steps` 1
+        does, without a marker; an older run does when its history says so."""
+        return self._steps >= 1 or workflow.patched(patch)
 
     async def _until_fire_at(self, run: RunnerInput) -> None:
         """A jittered occurrence waits for its offset (a cancel ends the wait early; begin then
@@ -94,6 +103,7 @@ class RunnerWorkflow:
 
     @workflow.run
     async def run(self, run: RunnerInput) -> RunnerOutcome:
+        self._steps = run.steps
         await self._until_fire_at(run)
         began = await self._begin(run)
         while began.plan.status == "waiting":  # a cancel marks the row first: begin then ends it
@@ -124,9 +134,9 @@ class RunnerWorkflow:
 
     async def _begin(self, run: RunnerInput) -> Began:
         begin = BeginInput(run=run, workflow_id=workflow.info().workflow_id, now=workflow.now())
-        if workflow.patched(_FIRST_ATTEMPT_IN_BEGIN):
+        if self._takes(_FIRST_ATTEMPT_IN_BEGIN):
             return await self._begin_and_deliver(begin)
-        local = workflow.patched(_LOCAL_STORE_STEPS)
+        local = self._takes(_LOCAL_STORE_STEPS)
         plan: Plan = await _step(local, RunnerActivities.begin_invocation, begin, _STORE_TIMEOUT)
         return Began(plan)
 
@@ -149,7 +159,7 @@ class RunnerWorkflow:
             return Began(plan, first=await self._lost(lost, "worker_timeout", str(exc.cause)))
 
     async def _finish(self, finish: FinishInput) -> Finished:
-        local = workflow.patched(_LOCAL_STORE_STEPS)
+        local = self._takes(_LOCAL_STORE_STEPS)
         done: Finished = await _step(
             local, RunnerActivities.finish_invocation, finish, _STORE_TIMEOUT
         )
@@ -191,7 +201,7 @@ class RunnerWorkflow:
 
     async def _deliver(self, delivery: Delivery, attempt: int) -> AttemptOutcome:
         scheduled = workflow.now()
-        local = workflow.patched(_LOCAL_DELIVERY)
+        local = self._takes(_LOCAL_DELIVERY)
         timeout = timedelta(seconds=delivery.timeout_seconds + DELIVERY_MARGIN_SECONDS)
         try:
             outcome: AttemptOutcome = await _step(

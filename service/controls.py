@@ -20,7 +20,7 @@ from manage_db.next_run import InvalidSchedule, Schedule, is_fire_time, iter_fir
 from manage_db.occurrences import Occurrence, occurrences
 from manage_db.timestamps import from_db, to_db, utc
 from manage_db.triggers import TriggerRow, replace_trigger, skipped_text
-from runner.contract import RunnerInput, scheduled_slot
+from runner.contract import CURRENT_STEPS, RunnerInput, scheduled_slot
 from runner.launch import LaunchFailed, start_backfill
 from service.context import ServiceContext
 from service.errors import FieldError, InvalidFields, NotFound, PreconditionFailed, Unavailable
@@ -164,6 +164,7 @@ async def backfill(ctx: ServiceContext, scope: Scope, body: BackfillBody) -> Bac
             kind="backfill",
             slot=f"backfill-{scheduled_slot(instant)}",
             trigger_version=trigger.version,
+            steps=CURRENT_STEPS,
         )
         for instant in instants
     ]

@@ -102,6 +102,7 @@ async def test_a_due_trigger_is_started_then_advanced_without_a_dolt_commit(
             kind="scheduled",
             slot="20260302T100000Z",
             trigger_version=1,
+            steps=1,
         )
     )
     assert schedule_of(scene.sessions, scene.branch, "every5") == ("2026-03-02T10:05:00Z", AS_OF, 1)

@@ -83,6 +83,7 @@ async def test_a_five_minute_trigger_over_a_day_dispatches_exactly_288_runs(
         kind="scheduled",
         slot=midnight.strftime("%Y%m%dT%H%M%SZ"),
         trigger_version=1,
+        steps=1,
     )
     assert schedule_of(session_factory, branch, "every5") == (
         to_db(midnight + timedelta(days=1)),

@@ -29,7 +29,7 @@ from manage_db.projects import ProjectRow, get_project, insert_project
 from manage_db.store import ManageStore, branch_heads, create_branch
 from manage_db.triggers import TriggerRow, get_trigger, insert_trigger, replace_trigger
 from runner.activities import RunnerActivities
-from runner.contract import RUNNER_WORKFLOW, RunnerInput, workflow_id_for
+from runner.contract import CURRENT_STEPS, RUNNER_WORKFLOW, RunnerInput, workflow_id_for
 from runner.models import RunnerOutcome
 from runner.workflows import RunnerWorkflow
 from runtime_db.invocations import attempts_of, get_invocation
@@ -108,6 +108,7 @@ def scheduled_run(trigger: TriggerRow, scheduled_for: str = "2024-03-05T09:00:00
         kind="scheduled",
         slot=slot,
         trigger_version=trigger.version,
+        steps=CURRENT_STEPS,
     )
 
 
@@ -177,16 +178,13 @@ async def timer_seconds(handle: WorkflowHandle[Any, Any]) -> list[float]:
     ]
 
 
-async def step_count(handle: WorkflowHandle[Any, Any]) -> tuple[int, int]:
-    """(local activities, activity tasks) the run recorded: what it cost the server."""
+async def step_count(handle: WorkflowHandle[Any, Any]) -> tuple[int, int, int]:
+    """(local activities, activity tasks, patch markers) the run recorded: what it cost the
+    server."""
     history = await handle.fetch_history()
-    local = sum(
-        1
-        for event in history.events
-        if event.marker_recorded_event_attributes.marker_name == "core_local_activity"
-    )
+    markers = [e.marker_recorded_event_attributes.marker_name for e in history.events]
     tasks = sum(1 for e in history.events if e.HasField("activity_task_scheduled_event_attributes"))
-    return local, tasks
+    return markers.count("core_local_activity"), tasks, markers.count("core_patch")
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 20.0) -> T:

@@ -4,8 +4,9 @@ break runs already in flight (a reordered activity, a new timer) fails here, not
 The plain histories were recorded before begin and finish became local activities (behind the
 `local-store-steps` patch), the `_local_steps` ones after, the `_local_delivery` ones after the
 delivery became a local activity too (`local-delivery`), the `_first_attempt_in_begin` ones
-after begin made the first attempt (`first-attempt-in-begin`): all must replay. To record the
-current ones again after an intended, versioned change, run
+after begin made the first attempt (`first-attempt-in-begin`), the `_steps_1` ones from runs
+started with `RunnerInput.steps` 1 (the same steps, no patch markers): all must replay. To record
+the current ones again after an intended, versioned change, run
 `TIMEKEEPER_RECORD_HISTORIES=1 pytest tests/runner/test_workflows.py -k "retried or cancel_betw"`
 and rename what it writes to `*_<change>.json`, restoring the plain ones.
 """
@@ -37,8 +38,10 @@ def test_the_recorded_histories_are_present() -> None:
         "cancel_between_retries_first_attempt_in_begin",
         "cancel_between_retries_local_delivery",
         "cancel_between_retries_local_steps",
+        "cancel_between_retries_steps_1",
         "retry_then_success",
         "retry_then_success_first_attempt_in_begin",
         "retry_then_success_local_delivery",
         "retry_then_success_local_steps",
+        "retry_then_success_steps_1",
     ]

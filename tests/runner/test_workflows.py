@@ -61,8 +61,8 @@ async def test_a_due_run_delivers_once_and_completes(
     assert row.message == "Report for 2024-03-05T09:00:00Z"
     assert row.workflow_id == "trigger-run:acme:ops:bot:daily:20240305T090000Z"
     assert attempt_summary(attempts) == [(1, "succeeded", 200, None)]
-    # Begin, the attempt and the close were one local activity, and no activity task.
-    assert await step_count(handle) == (1, 0)
+    # Begin, the attempt and the close were one local activity: no activity task, no patch.
+    assert await step_count(handle) == (1, 0, 0)
     [request] = agent.requests
     assert (request.path, request.headers["idempotency-key"]) == ("/hook", outcome.invocation_id)
     assert request.json() == {
@@ -165,7 +165,7 @@ async def test_a_permanent_4xx_fails_at_once(
     assert attempt_summary(attempts) == [(1, "failed", 404, "http_4xx")]
     assert attempts[0].response_excerpt == "no such hook"
     assert await timer_seconds(handle) == []
-    assert await step_count(handle) == (1, 0)
+    assert await step_count(handle) == (1, 0, 0)
     assert len(agent.requests) == 1
 
 
