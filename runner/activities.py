@@ -173,20 +173,22 @@ class RunnerActivities:
     async def begin_and_deliver(self, input: BeginInput) -> Began:
         """Begin and, when the plan is to deliver, make the first attempt in the same local
         activity, closing the invocation with the attempt's row when that attempt ends it: a run
-        whose first attempt settles it is one activity and two transactions after begin's, not
-        three activities (BENCHMARKS.md). The order is begin's: the invocation is `running`,
-        committed, before anything is sent.
+        whose first attempt settles it is one activity and two transactions (begin's, then the
+        attempt's with the close), not three activities and four (BENCHMARKS.md). The order is
+        begin's: the invocation is `running`, committed, before anything is sent.
 
-        Once an attempt may have been sent nothing is raised (Temporal would retry the whole
-        activity): a failure there comes back as `lost`, for the workflow to record.
+        Once an attempt may have been sent nothing is raised (the workflow could not tell how
+        far it got): a failure there comes back as `lost`, for the workflow to record.
         """
-        plan, before = await asyncio.to_thread(self._begin_then_check, input)
+        plan = await asyncio.to_thread(self.begin_invocation, input)
         delivery = plan.delivery
-        if delivery is None or before is None or plan.cancelled_workflow_id is not None:
+        if delivery is None or plan.cancelled_workflow_id is not None:
             return Began(plan)
         attempt = DeliverInput(delivery, delivery.first_attempt, at=input.now)
         try:
-            outcome, finished = await self._attempt(attempt, *before, close_at=input.now)
+            # No check before this attempt: begin just found the row open, and numbered the attempt
+            # after those recorded (a replayed begin does not send a recorded attempt again).
+            outcome, finished = await self._attempt(attempt, None, None, close_at=input.now)
         except Exception as exc:
             log.exception("first attempt of invocation %s lost", delivery.invocation_id)
             return Began(plan, lost=f"{type(exc).__name__}: {exc}")
@@ -258,16 +260,6 @@ class RunnerActivities:
         with self._sessions.begin() as session:
             record_attempt(session, attempt)
             return None if close is None else _close(session, close)
-
-    def _begin_then_check(
-        self, input: BeginInput
-    ) -> tuple[Plan, tuple[str | None, InvocationAttempt | None] | None]:
-        """Begin's transaction, then (for a plan to deliver) the first attempt's check."""
-        plan = self.begin_invocation(input)
-        if plan.delivery is None:
-            return plan, None
-        invocation_id = uuid.UUID(plan.delivery.invocation_id)
-        return plan, self._before_attempt(invocation_id, plan.delivery.first_attempt)
 
     async def _attempt(
         self,

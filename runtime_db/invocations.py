@@ -333,15 +333,9 @@ def finish(
     session: Session, invocation_id: uuid.UUID, *, status: str, reason: str | None, now: datetime
 ) -> Invocation | None:
     """Close an open invocation with a terminal status; a terminal one keeps the status it has."""
-    if status not in TERMINAL_STATUSES:
-        raise ValueError(f"not a terminal status: {status}")
     row = _locked(session, invocation_id)
-    if row is None or row.status in TERMINAL_STATUSES:
-        return row
-    row.status = status
-    row.status_reason = reason
-    row.finished_at = now
-    session.flush()
+    if row is not None:
+        _close_open(session, row, status, reason, now)
     return row
 
 
@@ -350,9 +344,21 @@ def finish_if_open(
 ) -> bool:
     """`finish`, saying whether this call closed it (False: gone, or ended meanwhile)."""
     row = _locked(session, invocation_id)
-    if row is None or row.status in TERMINAL_STATUSES:
+    return row is not None and _close_open(session, row, status, reason, now)
+
+
+def _close_open(
+    session: Session, row: Invocation, status: str, reason: str | None, now: datetime
+) -> bool:
+    """Close `row` (locked by the caller) unless it is closed already; True when it closed."""
+    if status not in TERMINAL_STATUSES:
+        raise ValueError(f"not a terminal status: {status}")
+    if row.status in TERMINAL_STATUSES:
         return False
-    finish(session, invocation_id, status=status, reason=reason, now=now)
+    row.status = status
+    row.status_reason = reason
+    row.finished_at = now
+    session.flush()
     return True
 
 
