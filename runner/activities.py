@@ -191,7 +191,8 @@ class RunnerActivities:
             outcome, finished = await self._attempt(attempt, None, None, close_at=input.now)
         except Exception as exc:
             log.exception("first attempt of invocation %s lost", delivery.invocation_id)
-            return Began(plan, lost=f"{type(exc).__name__}: {exc}")
+            first_line = (str(exc).splitlines() or [""])[0]  # not the statement and its values
+            return Began(plan, lost=f"{type(exc).__name__}: {first_line}")
         return Began(plan, first=outcome, finished=finished)
 
     @activity.defn(name="runner.deliver")

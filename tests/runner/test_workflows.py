@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -110,6 +111,61 @@ async def test_a_5xx_is_retried_after_the_backoff_then_succeeds(
     assert 60 <= delay <= 66  # 60 s plus at most 10% jitter
     assert [r.json()["attempt"] for r in agent.requests] == [1, 2]
     assert {r.headers["idempotency-key"] for r in agent.requests} == {outcome.invocation_id}
+
+
+async def test_a_first_attempt_whose_record_fails_is_recorded_lost_and_retried(
+    time_skipping_env: WorkflowEnvironment,
+    task_queue: str,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    agent: ScriptedAgent,
+    agent_url: str,
+    client: httpx.AsyncClient,
+) -> None:
+    """The first attempt is sent inside begin_and_deliver; when its row cannot be written, the
+    activity reports the attempt lost instead of failing (a retry of it would send again), and
+    the workflow records it `worker_error` and retries after the backoff."""
+    env = time_skipping_env
+    trigger = seed(manage_store, agent_url, trigger_row(retry_delay_seconds=60))
+    with session_factory.begin() as session:
+        session.execute(text(_REFUSE_FIRST_AGENT_ROW))
+    try:
+        async with runner_worker(env.client, task_queue, manage_store, session_factory, client):
+            handle = await start_run(env.client, task_queue, scheduled_run(trigger))
+            outcome = await handle.result()
+    finally:
+        with session_factory.begin() as session:
+            session.execute(text("drop trigger refuse_first_agent_row on invocation_attempts"))
+            session.execute(text("drop function refuse_first_agent_row()"))
+
+    assert (outcome.status, outcome.reason, outcome.attempts) == ("completed", None, 2)
+    row, attempts = invocation(session_factory, outcome.invocation_id)
+    assert (row.status, row.attempt_count) == ("completed", 2)
+    assert attempt_summary(attempts) == [
+        (1, "failed", None, "worker_error"),
+        (2, "succeeded", 200, None),
+    ]
+    assert attempts[0].error_message == (
+        "ProgrammingError: (psycopg.errors.RaiseException) no first attempt from the agent"
+    )
+    [delay] = await timer_seconds(handle)
+    assert 60 <= delay <= 66
+    assert [r.json()["attempt"] for r in agent.requests] == [1, 2]
+
+
+# A real PostgreSQL trigger that refuses the row of an attempt sent to the agent as number 1
+# (the workflow's own record of a lost attempt, error_class worker_error, goes through).
+_REFUSE_FIRST_AGENT_ROW = """
+create function refuse_first_agent_row() returns trigger language plpgsql as $$
+begin
+  if new.attempt_number = 1 and new.error_class is distinct from 'worker_error' then
+    raise exception 'no first attempt from the agent';
+  end if;
+  return new;
+end $$;
+create trigger refuse_first_agent_row before insert on invocation_attempts
+  for each row execute function refuse_first_agent_row();
+"""
 
 
 async def test_retries_back_off_exponentially_and_stop_at_max_retries(
