@@ -68,6 +68,10 @@ def build_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker:
         activity_executor=executor,
         max_concurrent_activities=64,
         max_concurrent_local_activities=64,
+        # Twice the default: each run of a minute's burst holds a workflow-task slot while its
+        # local activity works, and a free one must remain for eager starts and for the
+        # scheduler's own wake-up (a one-time trigger due inside the burst waited for a slot).
+        max_concurrent_workflow_tasks=200,
         # More pollers than the default (5), and most of them on the shared queue rather than
         # the sticky one (the default gives it a fifth): a minute's burst is hundreds of new
         # runs, each a first workflow task that only the shared queue delivers.
