@@ -101,18 +101,13 @@ class SchedulerWorkflow:
         """The "still current?" check, a local activity of the task the wake-up runs in (patch
         `local-check`): a tick that used to wait for an activity task and one more workflow task
         at a busy server dispatches that much sooner."""
-        check = CheckInput(generation)
-        if workflow.patched(_LOCAL_CHECK):
-            current: bool = await workflow.execute_local_activity_method(
-                DispatchActivities.check_current,
-                check,
-                start_to_close_timeout=_STATE_TIMEOUT,
-                retry_policy=_STATE_RETRY,
-            )
-            return current
-        current = await workflow.execute_activity_method(
+        local = workflow.patched(_LOCAL_CHECK)
+        execute = (
+            workflow.execute_local_activity_method if local else workflow.execute_activity_method
+        )
+        current: bool = await execute(
             DispatchActivities.check_current,
-            check,
+            CheckInput(generation),
             start_to_close_timeout=_STATE_TIMEOUT,
             retry_policy=_STATE_RETRY,
         )
