@@ -333,9 +333,7 @@ def finish(
     session: Session, invocation_id: uuid.UUID, *, status: str, reason: str | None, now: datetime
 ) -> Invocation | None:
     """Close an open invocation with a terminal status; a terminal one keeps the status it has."""
-    row = _locked(session, invocation_id)
-    if row is not None:
-        _close_open(session, row, status, reason, now)
+    row, _ = _finish(session, invocation_id, status, reason, now)
     return row
 
 
@@ -343,23 +341,24 @@ def finish_if_open(
     session: Session, invocation_id: uuid.UUID, *, status: str, reason: str | None, now: datetime
 ) -> bool:
     """`finish`, saying whether this call closed it (False: gone, or ended meanwhile)."""
-    row = _locked(session, invocation_id)
-    return row is not None and _close_open(session, row, status, reason, now)
+    _, closed = _finish(session, invocation_id, status, reason, now)
+    return closed
 
 
-def _close_open(
-    session: Session, row: Invocation, status: str, reason: str | None, now: datetime
-) -> bool:
-    """Close `row` (locked by the caller) unless it is closed already; True when it closed."""
+def _finish(
+    session: Session, invocation_id: uuid.UUID, status: str, reason: str | None, now: datetime
+) -> tuple[Invocation | None, bool]:
+    """The row, locked once, and whether this call closed it."""
     if status not in TERMINAL_STATUSES:
         raise ValueError(f"not a terminal status: {status}")
-    if row.status in TERMINAL_STATUSES:
-        return False
+    row = _locked(session, invocation_id)
+    if row is None or row.status in TERMINAL_STATUSES:
+        return row, False
     row.status = status
     row.status_reason = reason
     row.finished_at = now
     session.flush()
-    return True
+    return row, True
 
 
 def request_cancel(
