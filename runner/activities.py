@@ -287,11 +287,12 @@ class RunnerActivities:
             retry_after_seconds=result.retry_after_seconds,
         )
         delivery = input.delivery
-        last = delivery.first_attempt + delivery.max_retries
-        end = after_attempt(outcome, input.attempt, last, made=1) if close_at is not None else None
         close = None
-        if end is not None and close_at is not None:
-            close = FinishInput(delivery.invocation_id, end[0], end[1], now=close_at)
+        if close_at is not None:
+            last = delivery.first_attempt + delivery.max_retries
+            end = after_attempt(outcome, input.attempt, last, made=1)
+            if end is not None:
+                close = FinishInput(delivery.invocation_id, end[0], end[1], now=close_at)
         row = _attempt_row(uuid.UUID(delivery.invocation_id), input, started_at, result)
         # Observed before the record: the attempt was made, and a failed one is logged before
         # the close that may log the invocation's failure.
