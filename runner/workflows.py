@@ -58,12 +58,10 @@ _LOCAL_STORE_STEPS = "local-store-steps"
 _LOCAL_DELIVERY = "local-delivery"
 # Begin makes the first attempt too, in the same local activity (patch `first-attempt-in-begin`),
 # and closes the invocation with that attempt's row when it settles the run: a run that succeeds
-# first time is one local activity. Its timeout covers begin, the longest per-attempt timeout a
-# trigger may have (900 s) and the attempt's record.
+# first time is one local activity.
 _FIRST_ATTEMPT_IN_BEGIN = "first-attempt-in-begin"
-# A patch costs every new run a marker and an upsert of the TemporalChangeVersion search
-# attribute (a visibility write at the server). Runs started with `RunnerInput.steps` 1 take
-# all three changes above without them; the patches stay for runs started before that field.
+# Its timeout covers begin, the longest per-attempt timeout a trigger may have (900 s) and the
+# attempt's record.
 _BEGIN_AND_DELIVER_TIMEOUT = timedelta(seconds=2 * 10 + 900 + DELIVERY_MARGIN_SECONDS)
 # How often a run buffered behind a running one (buffer_one) looks again.
 _WAIT_POLL = timedelta(seconds=5)
@@ -82,7 +80,9 @@ class RunnerWorkflow:
 
     def _takes(self, patch: str) -> bool:
         """Whether this run takes the change behind `patch`: every run started with `steps` 1
-        does, without a marker; an older run does when its history says so."""
+        does, without a marker; an older run does when its history says so. (A patch costs
+        every new run a marker and an upsert of the TemporalChangeVersion search attribute, a
+        visibility write at the server.)"""
         return self._steps >= 1 or workflow.patched(patch)
 
     async def _until_fire_at(self, run: RunnerInput) -> None:
@@ -124,7 +124,7 @@ class RunnerWorkflow:
             )
         first = began.first
         if began.lost is not None:
-            lost = Lost(plan.delivery, plan.delivery.first_attempt, workflow.now())
+            lost = _Lost(plan.delivery, plan.delivery.first_attempt, workflow.now())
             first = await self._lost(lost, "worker_error", began.lost)
         status, reason, attempts = await self._attempts(plan.delivery, first)
         finished = await self._finish(
@@ -155,7 +155,7 @@ class RunnerWorkflow:
             plan: Plan = await _step(True, RunnerActivities.begin_invocation, begin, _STORE_TIMEOUT)
             if plan.delivery is None or not isinstance(exc.cause, ActivityTimeout):
                 return Began(plan)
-            lost = Lost(plan.delivery, plan.delivery.first_attempt, begin.now)
+            lost = _Lost(plan.delivery, plan.delivery.first_attempt, begin.now)
             return Began(plan, first=await self._lost(lost, "worker_timeout", str(exc.cause)))
 
     async def _finish(self, finish: FinishInput) -> Finished:
@@ -216,10 +216,10 @@ class RunnerWorkflow:
             lost = isinstance(exc.cause, ActivityTimeout)
             error_class = "worker_timeout" if lost else "worker_error"
             return await self._lost(
-                Lost(delivery, attempt, scheduled, local), error_class, str(exc.cause or exc)
+                _Lost(delivery, attempt, scheduled, local), error_class, str(exc.cause or exc)
             )
 
-    async def _lost(self, lost: Lost, error_class: str, message: str) -> AttemptOutcome:
+    async def _lost(self, lost: _Lost, error_class: str, message: str) -> AttemptOutcome:
         """An attempt that never reported back is recorded as failed, and retried."""
         record = AttemptRecord(
             lost.delivery.invocation_id,
@@ -236,7 +236,7 @@ class RunnerWorkflow:
 
 
 @dataclass(frozen=True)
-class Lost:
+class _Lost:
     """An attempt whose activity failed inside the worker: which, since when, and whether its
     record goes through a local activity (as every step does since `local-delivery`)."""
 
