@@ -52,13 +52,12 @@ from runtime_db.invocations import (
     TERMINAL_STATUSES,
     InvocationKey,
     attempt_blocker,
-    create_invocation,
+    close_invocation,
     finish,
-    finish_if_open,
-    get_invocation,
     lock_trigger,
     mark_running,
     mark_waiting,
+    open_invocation,
     record_attempt,
     recorded_attempt,
     request_cancel,
@@ -125,8 +124,10 @@ class RunnerActivities:
         key = invocation_key(run)
         trigger, agent = self._definitions(run)
         with self._sessions.begin() as session:
-            lock_trigger(session, key)
-            row, _ = create_invocation(session, key, workflow_id=input.workflow_id)
+            if trigger is not None and trigger.overlap_policy != "allow":
+                # Only the policies that look at the trigger's other runs need begins serialised.
+                lock_trigger(session, key)
+            row = open_invocation(session, key, workflow_id=input.workflow_id)
             if row.status in TERMINAL_STATUSES:
                 return Plan(str(row.id), row.status, row.status_reason)
             decision = decide(session, run, key, row, trigger, agent, self._max_message_bytes)
@@ -149,14 +150,13 @@ class RunnerActivities:
             )
             running = mark_running(
                 session,
-                row.id,
+                row,
                 now=input.now,
                 message=decision.message,
                 trigger_version=settings.version,
                 max_attempts=settings.max_retries + 1,
                 deadline_at=input.now + timedelta(seconds=worst_case),
             )
-            assert running is not None
             replaced = (
                 _replace_running(session, key, row.id, input.now)
                 if settings.overlap_policy == "cancel_running"
@@ -259,8 +259,10 @@ class RunnerActivities:
     ) -> Finished | None:
         """The attempt's row and, when it ended the invocation, the close: one transaction."""
         with self._sessions.begin() as session:
-            record_attempt(session, attempt)
-            return None if close is None else _close(session, close)
+            if close is None:
+                record_attempt(session, attempt)
+                return None
+            return _close(session, close, attempt)
 
     async def _attempt(
         self,
@@ -301,13 +303,19 @@ class RunnerActivities:
         return outcome, finished
 
 
-def _close(session: Session, input: FinishInput) -> Finished:
-    """Close the invocation unless it is closed already (a cancel that landed first is kept)."""
-    invocation_id = uuid.UUID(input.invocation_id)
-    closed = finish_if_open(
-        session, invocation_id, status=input.status, reason=input.reason, now=input.now
+def _close(
+    session: Session, input: FinishInput, attempt: InvocationAttempt | None = None
+) -> Finished:
+    """Close the invocation unless it is closed already (a cancel that landed first is kept),
+    recording `attempt`, the one that ended it, on the same locked row."""
+    row, closed = close_invocation(
+        session,
+        uuid.UUID(input.invocation_id),
+        status=input.status,
+        reason=input.reason,
+        now=input.now,
+        attempt=attempt,
     )
-    row = get_invocation(session, invocation_id)
     if row is None:
         raise ApplicationError(f"invocation {input.invocation_id} is gone", non_retryable=True)
     if closed:

@@ -72,6 +72,23 @@ def create_invocation(
     return row, inserted is not None
 
 
+def open_invocation(session: Session, key: InvocationKey, *, workflow_id: str) -> Invocation:
+    """The run's row, locked until the transaction ends; created `pending` when it is missing.
+
+    Dispatch records a scheduled run's row before starting it, so a begin finds it with one
+    locking read; only a run without its row (a row removed since) inserts it first.
+    """
+    row = session.execute(
+        select(Invocation).where(Invocation.workflow_id == workflow_id).with_for_update()
+    ).scalar_one_or_none()
+    if row is not None:
+        return row
+    created, _ = create_invocation(session, key, workflow_id=workflow_id)
+    locked = _locked(session, created.id)
+    assert locked is not None  # created in this transaction, or found by key
+    return locked
+
+
 # A run about to be started: (key, workflow id, trigger version, jittered start or None).
 PendingRow = tuple[InvocationKey, str, int | None, datetime | None]
 
@@ -226,14 +243,7 @@ def cancel_pending(
 
 def record_attempt(session: Session, attempt: InvocationAttempt) -> None:
     """Idempotent per (invocation, attempt number): a retried activity records once."""
-    values = {
-        c.name: getattr(attempt, c.key)
-        for c in InvocationAttempt.__table__.columns
-        if c.name != "id"
-    }
-    session.execute(
-        insert(InvocationAttempt).values(**values).on_conflict_do_nothing(constraint="attempts_key")
-    )
+    _insert_attempt(session, attempt)
     session.execute(
         update(Invocation)
         .where(
@@ -241,6 +251,17 @@ def record_attempt(session: Session, attempt: InvocationAttempt) -> None:
             Invocation.attempt_count < attempt.attempt_number,
         )
         .values(attempt_count=attempt.attempt_number)
+    )
+
+
+def _insert_attempt(session: Session, attempt: InvocationAttempt) -> None:
+    values = {
+        c.name: getattr(attempt, c.key)
+        for c in InvocationAttempt.__table__.columns
+        if c.name != "id"
+    }
+    session.execute(
+        insert(InvocationAttempt).values(**values).on_conflict_do_nothing(constraint="attempts_key")
     )
 
 
@@ -307,17 +328,17 @@ def _locked(session: Session, invocation_id: uuid.UUID) -> Invocation | None:
 
 def mark_running(
     session: Session,
-    invocation_id: uuid.UUID,
+    row: Invocation,
     *,
     now: datetime,
     message: str,
     trigger_version: int,
     max_attempts: int,
     deadline_at: datetime,
-) -> Invocation | None:
-    """pending -> running with what the run will deliver; any other status is left as it is."""
-    row = _locked(session, invocation_id)
-    if row is None or row.status != "pending":
+) -> Invocation:
+    """pending -> running with what the run will deliver; any other status is left as it is.
+    `row` is locked by this transaction (`open_invocation`), so it is read once, not again."""
+    if row.status != "pending":
         return row
     row.status = "running"
     row.started_at = now
@@ -333,7 +354,7 @@ def finish(
     session: Session, invocation_id: uuid.UUID, *, status: str, reason: str | None, now: datetime
 ) -> Invocation | None:
     """Close an open invocation with a terminal status; a terminal one keeps the status it has."""
-    row, _ = _finish(session, invocation_id, status, reason, now)
+    row, _ = close_invocation(session, invocation_id, status=status, reason=reason, now=now)
     return row
 
 
@@ -341,24 +362,40 @@ def finish_if_open(
     session: Session, invocation_id: uuid.UUID, *, status: str, reason: str | None, now: datetime
 ) -> bool:
     """`finish`, saying whether this call closed it (False: gone, or ended meanwhile)."""
-    _, closed = _finish(session, invocation_id, status, reason, now)
+    _, closed = close_invocation(session, invocation_id, status=status, reason=reason, now=now)
     return closed
 
 
-def _finish(
-    session: Session, invocation_id: uuid.UUID, status: str, reason: str | None, now: datetime
+def close_invocation(
+    session: Session,
+    invocation_id: uuid.UUID,
+    *,
+    status: str,
+    reason: str | None,
+    now: datetime,
+    attempt: InvocationAttempt | None = None,
 ) -> tuple[Invocation | None, bool]:
-    """The row, locked once, and whether this call closed it."""
+    """`finish` on the row locked once: the row and whether this call closed it.
+
+    With `attempt`, the attempt that ended the run is recorded in the same statements: its row,
+    and the count written with the close (one UPDATE). A row ended meanwhile (a cancel that
+    landed first) keeps its status and still counts the attempt, which was made.
+    """
     if status not in TERMINAL_STATUSES:
         raise ValueError(f"not a terminal status: {status}")
     row = _locked(session, invocation_id)
-    if row is None or row.status in TERMINAL_STATUSES:
-        return row, False
-    row.status = status
-    row.status_reason = reason
-    row.finished_at = now
+    if row is None:
+        return None, False
+    if attempt is not None:
+        _insert_attempt(session, attempt)
+        row.attempt_count = max(row.attempt_count, attempt.attempt_number)
+    closed = row.status not in TERMINAL_STATUSES
+    if closed:
+        row.status = status
+        row.status_reason = reason
+        row.finished_at = now
     session.flush()
-    return row, True
+    return row, closed
 
 
 def request_cancel(

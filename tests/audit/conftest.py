@@ -127,7 +127,7 @@ def open_invocation(
         if started_at is not None:
             mark_running(
                 session,
-                row.id,
+                row,
                 now=started_at,
                 message="hello",
                 trigger_version=trigger_version,
