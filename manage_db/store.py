@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class ManageStore:
     def __init__(self, path: Path | str, busy_timeout_seconds: float = 30.0) -> None:
         self.path = Path(path)
         self.busy_timeout_seconds = busy_timeout_seconds
+        self._kept = threading.local()
 
     def connect(self, branch: str = SCHEMA_BRANCH) -> sqlite3.Connection:
         """A connection in autocommit mode, positioned on `branch`."""
@@ -79,6 +81,24 @@ class ManageStore:
             yield conn
         finally:
             conn.close()
+
+    @contextmanager
+    def read_at(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reads that name their revision (`dolt_at_*`), kept open by each
+        thread: the runner reads a trigger and its agent at the branch head for every run, and
+        opening a connection cost more than both reads (BENCHMARKS.md). In autocommit mode each
+        statement sees the latest commit, so a kept connection reads what a new one would; one
+        that failed is closed and the next read opens another.
+        """
+        conn: sqlite3.Connection | None = getattr(self._kept, "conn", None)
+        if conn is None:
+            conn = self._kept.conn = self.connect()
+        try:
+            yield conn
+        except BaseException:
+            self._kept.conn = None
+            conn.close()
+            raise
 
     @contextmanager
     def write(self, branch: str, *, author: str, message: str) -> Iterator[Write]:

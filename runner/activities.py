@@ -234,7 +234,7 @@ class RunnerActivities:
 
     def _definitions(self, run: RunnerInput) -> tuple[TriggerRow | None, AgentRow | None]:
         branch = project_branch(run.tenant_id, run.project_id)
-        with self._store.read() as conn:
+        with self._store.read_at() as conn:
             trigger = read_trigger_at(conn, branch, run.trigger_id)
             agent = read_agent_at(conn, branch, run.agent_id)
         if trigger is not None and trigger.agent_id != run.agent_id:

@@ -254,14 +254,17 @@ def record_attempt(session: Session, attempt: InvocationAttempt) -> None:
     )
 
 
+# One statement for every attempt, its values bound at execution: built per call with the
+# values inside, it cost more to construct and cache-key than to run (BENCHMARKS.md).
+_INSERT_ATTEMPT = insert(InvocationAttempt.__table__).on_conflict_do_nothing(
+    constraint="attempts_key"
+)
+
+
 def _insert_attempt(session: Session, attempt: InvocationAttempt) -> None:
-    values = {
-        c.name: getattr(attempt, c.key)
-        for c in InvocationAttempt.__table__.columns
-        if c.name != "id"
-    }
+    columns = InvocationAttempt.__table__.columns
     session.execute(
-        insert(InvocationAttempt).values(**values).on_conflict_do_nothing(constraint="attempts_key")
+        _INSERT_ATTEMPT, {c.key: getattr(attempt, c.key) for c in columns if c.key != "id"}
     )
 
 

@@ -1,7 +1,11 @@
 """A write on the manage store is one SQL transaction closed by exactly one Dolt commit."""
 
+import sqlite3
+
 import pytest
 
+from manage_db.agents import read_agent_at
+from manage_db.compaction import compact
 from manage_db.store import ManageStore, branch_heads, create_branch
 
 
@@ -58,3 +62,43 @@ def test_author_names_are_sanitised_for_dolt(manage_store: ManageStore) -> None:
         unit.conn.execute("update schema_version set version = version where id = 1")
         unit.conn.execute("insert into projects values ('p', 't', 'n', null, 'a', 'b')")
     assert _log(manage_store, "main")[0] == ("Evil--x@y--name", "Evil--x@y--name@timekeeper", "m")
+
+
+def _agent_name(conn: sqlite3.Connection, branch: str) -> str | None:
+    agent = read_agent_at(conn, branch, "a1")
+    return agent.name if agent else None
+
+
+def test_a_kept_read_connection_sees_every_later_commit_and_survives_compaction(
+    manage_store: ManageStore,
+) -> None:
+    with manage_store.read() as conn:
+        create_branch(conn, "acme/web/main")
+    with manage_store.read_at() as first:
+        assert _agent_name(first, "acme/web/main") is None
+
+    for name in ("A", "B", "C"):
+        with manage_store.write("acme/web/main", author="alice", message=name) as unit:
+            unit.conn.execute("delete from agents where id = 'a1'")
+            unit.conn.execute(
+                "insert into agents values ('a1', ?, 'http://x', 'webhook', null, 't', 't')",
+                (name,),
+            )
+        with manage_store.read_at() as kept:
+            assert kept is first
+            assert _agent_name(kept, "acme/web/main") == name
+
+    compact(manage_store)
+    with manage_store.read_at() as kept:
+        assert kept is first
+        assert _agent_name(kept, "acme/web/main") == "C"
+
+
+def test_a_read_that_fails_closes_the_kept_connection(manage_store: ManageStore) -> None:
+    with manage_store.read_at() as first:
+        pass
+    with pytest.raises(sqlite3.OperationalError), manage_store.read_at() as conn:
+        conn.execute("select * from no_such_table")
+    with manage_store.read_at() as second:
+        assert second is not first
+        assert second.execute("select count(*) from agents").fetchone()[0] == 0
