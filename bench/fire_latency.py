@@ -53,6 +53,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from dispatcher.models import scheduler_workflow_id
 from manage_db.agents import AgentRow, upsert_agent
 from manage_db.branches import project_branch
 from manage_db.migrate import migrate_store
@@ -307,6 +308,48 @@ def read_history(history: WorkflowHistory, nominal: float, arrival: float, out: 
     out.add("total: workflow started -> closed", t[-1] - t[0])
 
 
+def read_wakeups(
+    histories: list[WorkflowHistory], runs: list[tuple[float, float]], out: Breakdown
+) -> None:
+    """The scheduler's side of each (nominal, workflow started) run: from the nominal instant to
+    the wake-up's workflow task, its queue wait, the task itself (the "still current?" check, a
+    local activity), the dispatch activity's queue wait, and from its start to this run's."""
+    wakes: list[tuple[float, float, float, float, float]] = []
+    for history in histories:
+        task: list[float] = []  # the latest workflow task: scheduled, started, completed
+        dispatches: dict[int, float] = {}
+        for event in history.events:
+            at = event.event_time.ToDatetime(tzinfo=UTC).timestamp()
+            kind = event.event_type
+            if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+                task = [at]
+            elif kind in (
+                EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+                EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+            ):
+                task.append(at)
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                attrs = event.activity_task_scheduled_event_attributes
+                if attrs.activity_type.name == "scheduler.dispatch" and len(task) == 3:
+                    dispatches[event.event_id] = at
+                    wakes.append((*task, at, at))  # started: filled in below
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                scheduled_id = event.activity_task_started_event_attributes.scheduled_event_id
+                if scheduled_id in dispatches:
+                    wakes[-1] = (*wakes[-1][:4], at)
+    wakes.sort(key=lambda wake: wake[4])
+    for nominal, started in runs:
+        before = [wake for wake in wakes if wake[4] <= started]
+        if not before:
+            continue
+        scheduled, task_started, completed, activity_scheduled, activity_started = before[-1]
+        out.add("s1 nominal -> wake-up task scheduled", scheduled - nominal)
+        out.add("s2 wake-up task queue", task_started - scheduled)
+        out.add("s3 wake-up task (the local check)", completed - task_started)
+        out.add("s4 dispatch activity queue", activity_started - activity_scheduled)
+        out.add("s5 dispatch started -> run started", started - activity_started)
+
+
 # --- the run ---------------------------------------------------------------------------------
 
 
@@ -412,9 +455,19 @@ async def figures(
         history = await client.get_workflow_handle(workflow_id).fetch_history()
         read_history(history, nominal, arrived, breakdown)
     once_breakdown = Breakdown({})
+    once_started: list[tuple[float, float]] = []
     for workflow_id, nominal, arrived in once_samples:
         history = await client.get_workflow_handle(workflow_id).fetch_history()
         read_history(history, nominal, arrived, once_breakdown)
+        started = history.events[0].event_time.ToDatetime(tzinfo=UTC).timestamp()
+        once_started.append((nominal, started))
+    scheduler_runs = [
+        await client.get_workflow_handle(execution.id, run_id=execution.run_id).fetch_history()
+        async for execution in client.list_workflows(
+            f"WorkflowId = '{scheduler_workflow_id('bench')}'"
+        )
+    ]
+    read_wakeups(scheduler_runs, once_started, once_breakdown)
     ours_q, theirs_q = quantiles(ours), quantiles(theirs)
     delivery_rate = statistics.mean(rates) if rates else 0.0
     return {
