@@ -12,13 +12,16 @@ the wall clock.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 import sqlite3
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -68,6 +71,7 @@ from telemetry.metrics import (
 )
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _START_RPC_TIMEOUT = timedelta(seconds=10)
 _HEARTBEAT_EVERY = 1.0  # seconds; the workflow's heartbeat timeout is 5
@@ -99,13 +103,18 @@ class DispatchActivities:
         limits: DispatchLimits | None = None,
         *,
         advance_hook: AdvanceHook | None = None,
+        executor: Executor | None = None,
     ) -> None:
+        """`executor` runs the tick's store calls; the worker gives the scheduler threads of its
+        own, so a tick's reads and writes never queue behind a minute's burst of runs in the
+        loop's default pool (a one-time trigger two seconds after the minute waited for them)."""
         self._store = store
         self._sessions = session_factory
         self._client = client
         self._task_queue = task_queue
         self._limits = limits or DispatchLimits()
         self._advance_hook = advance_hook
+        self._executor = executor
 
     def callables(self) -> list[Callable[..., Any]]:
         """The bound activity methods, as a Worker's `activities=` wants them."""
@@ -140,14 +149,14 @@ class DispatchActivities:
         counters = TickCounters(generation=input.generation, as_of=input.as_of)
         alive = asyncio.create_task(_keep_alive(counters))
         try:
-            await asyncio.to_thread(self._sync, as_of, counters)
+            await self._in_thread(self._sync, as_of, counters)
             await self._dispatch_due(as_of, counters, clock)
         finally:
             alive.cancel()
-        counters.next_due_at = await asyncio.to_thread(self._next_due)
+        counters.next_due_at = await self._in_thread(self._next_due)
         _observe_tick(as_of, counters)
         counters.duration_ms = round((time.monotonic() - clock) * 1000)
-        await asyncio.to_thread(self._record, input.generation, as_of, counters)
+        await self._in_thread(self._record, input.generation, as_of, counters)
         # An idle tick is news to nobody; one that did something is.
         level = logging.INFO if counters.due or counters.branches_synced else logging.DEBUG
         log.log(level, "scheduler tick", extra={"fields": counters.as_dict()})
@@ -159,7 +168,7 @@ class DispatchActivities:
         only past the tick's time budget is it left for the next tick."""
         gate = _Gate(self._limits.concurrency, counters)
         while True:
-            batch = await asyncio.to_thread(self._due, as_of)
+            batch = await self._in_thread(self._due, as_of)
             if not batch.schedules:
                 counters.deferred = 0
                 return
@@ -179,6 +188,11 @@ class DispatchActivities:
             over_budget = time.monotonic() - clock > self._limits.budget_seconds
             if counters.deferred == 0 or advanced == 0 or over_budget:
                 return
+
+    async def _in_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """`asyncio.to_thread` on the scheduler's executor (the activity's context goes along)."""
+        call = functools.partial(contextvars.copy_context().run, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     def _sync(self, as_of: datetime, counters: TickCounters) -> None:
         """Step 1: one query for every head; re-sync only the branches whose head moved."""
@@ -220,13 +234,13 @@ class DispatchActivities:
         them, then advance them. Slices go concurrently, so one slice's planning and advance
         overlap the starts of the others; within a trigger the order stays start, then advance.
         """
-        plans = await asyncio.to_thread(self._plan_and_record, chunk, as_of)
+        plans = await self._in_thread(self._plan_and_record, chunk, as_of)
         outcomes = await asyncio.gather(*(self._start(plan, gate) for plan in plans))
         settled = [plan for plan in outcomes if plan is not None]
         missed = sum(plan.missed for plan in plans)
         if not settled:
             return _Advanced(0, 0, 0, missed)
-        done = await asyncio.to_thread(self._advance, settled, as_of)
+        done = await self._in_thread(self._advance, settled, as_of)
         return _Advanced(done.advanced, done.conflicts, done.disabled_invalid, missed)
 
     def _plan_and_record(self, schedules: list[DueSchedule], as_of: datetime) -> list[Plan]:

@@ -80,15 +80,26 @@ async def serve(
     tasks: list[asyncio.Task[None]] = []
     server: _Server | None = None
     async with httpx.AsyncClient() as http:
-        with ThreadPoolExecutor(max_workers=64) as executor:
+        with (
+            ThreadPoolExecutor(max_workers=64) as executor,
+            ThreadPoolExecutor(max_workers=4, thread_name_prefix="timekeeper-dispatch") as ticks,
+        ):
             worker = alert_worker = None
             if run_worker:
-                # The runner's and the dispatch's store calls go through asyncio.to_thread; its
-                # default pool (CPU count + 4 threads) would queue a minute's burst behind six.
+                # The runner's store calls go through asyncio.to_thread; its default pool (CPU
+                # count + 4 threads) would queue a minute's burst behind six. The scheduler's
+                # have threads of their own (`ticks`), never queued behind a burst.
                 asyncio.get_running_loop().set_default_executor(
                     ThreadPoolExecutor(max_workers=32, thread_name_prefix="timekeeper-io")
                 )
-                deps = WorkerDeps(settings, client, stores.session_factory, stores.manage, http)
+                deps = WorkerDeps(
+                    settings,
+                    client,
+                    stores.session_factory,
+                    stores.manage,
+                    http,
+                    dispatch_executor=ticks,
+                )
                 worker = build_worker(deps, executor)
                 alert_worker = build_alert_worker(deps, executor)
                 if settings.metrics_port is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -31,6 +31,8 @@ class WorkerDeps:
     session_factory: sessionmaker[Session]
     store: ManageStore
     http: httpx.AsyncClient
+    # The scheduler's own threads for its store calls (None: the loop's default pool).
+    dispatch_executor: Executor | None = None
 
 
 def _components(deps: WorkerDeps) -> tuple[list[type], list[Any]]:
@@ -52,6 +54,7 @@ def _components(deps: WorkerDeps) -> tuple[list[type], list[Any]]:
             max_per_branch=deps.settings.dispatch_max_per_branch,
             concurrency=deps.settings.dispatch_concurrency,
         ),
+        executor=deps.dispatch_executor,
     )
     workflows.append(SchedulerWorkflow)
     activities.extend(dispatch.callables())
@@ -67,11 +70,14 @@ def build_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker:
         activities=activities,
         activity_executor=executor,
         max_concurrent_activities=64,
-        max_concurrent_local_activities=64,
         # Twice the default: each run of a minute's burst holds a workflow-task slot while its
         # local activity works, and a free one must remain for eager starts and for the
         # scheduler's own wake-up (a one-time trigger due inside the burst waited for a slot).
         max_concurrent_workflow_tasks=200,
+        # As many local-activity slots as workflow-task slots: a run holding a task never waits
+        # for one, nor does the scheduler's "still current?" check behind a burst. The work
+        # itself is bounded by the threads that run the store calls.
+        max_concurrent_local_activities=200,
         # More pollers than the default (5), and most of them on the shared queue rather than
         # the sticky one (the default gives it a fifth): a minute's burst is hundreds of new
         # runs, each a first workflow task that only the shared queue delivers.

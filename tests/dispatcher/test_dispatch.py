@@ -7,6 +7,8 @@ test reads back exactly which runs exist and with what input.
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -285,6 +287,20 @@ async def test_a_user_edit_between_scan_and_advance_wins(
     assert schedule_of(scene.sessions, scene.branch, "every5") == ("2026-03-02T11:00:00Z", None, 0)
     assert commits(scene.store, scene.branch)[0] == ("alice", "hourly now")
     assert (follow_up.branches_synced, follow_up.due) == (0, 0)
+
+
+async def test_a_tick_runs_its_store_calls_on_the_executor_it_was_given(scene: Scene) -> None:
+    add_triggers(scene.store, scene.branch, trigger("every5", next_run_at=AS_OF))
+    threads: list[str] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ticks") as ticks:
+        activities = scene.activities(
+            advance_hook=lambda _: threads.append(threading.current_thread().name),
+            executor=ticks,
+        )
+        counters = await _tick(activities, AS_OF)
+
+    assert (counters.started, counters.advanced) == (1, 1)
+    assert threads == ["ticks_0"]
 
 
 async def test_a_crash_between_start_and_advance_loses_and_duplicates_nothing(
