@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, func, select, tuple_, update
+from sqlalchemy import CursorResult, Select, Table, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -256,7 +256,7 @@ def record_attempt(session: Session, attempt: InvocationAttempt) -> None:
 
 # One statement for every attempt, its values bound at execution: built per call with the
 # values inside, it cost more to construct and cache-key than to run (BENCHMARKS.md).
-_INSERT_ATTEMPT = insert(InvocationAttempt.__table__).on_conflict_do_nothing(
+_INSERT_ATTEMPT = insert(cast(Table, InvocationAttempt.__table__)).on_conflict_do_nothing(
     constraint="attempts_key"
 )
 
