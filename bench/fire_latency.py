@@ -308,16 +308,26 @@ def read_history(history: WorkflowHistory, nominal: float, arrival: float, out: 
     out.add("total: workflow started -> closed", t[-1] - t[0])
 
 
+@dataclass
+class _Wake:
+    task: list[float]  # the wake-up's workflow task: scheduled, started, completed
+    scheduled: float  # the dispatch activity's events
+    started: float = 0.0
+    completed: float = 0.0
+
+
 def read_wakeups(
     histories: list[WorkflowHistory], runs: list[tuple[float, float]], out: Breakdown
 ) -> None:
-    """The scheduler's side of each (nominal, workflow started) run: from the nominal instant to
-    the wake-up's workflow task, its queue wait, the task itself (the "still current?" check, a
-    local activity), the dispatch activity's queue wait, and from its start to this run's."""
-    wakes: list[tuple[float, float, float, float, float]] = []
+    """The scheduler's side of each (nominal, workflow started) run: until the tick before ended
+    (its dispatch activity; 0 when it ended before the nominal instant), then to the wake-up's
+    workflow task, its queue wait, the task itself (the "still current?" check, a local
+    activity), the dispatch activity's queue wait, and from its start to this run's. Also how
+    long each minute tick's dispatch activity ran."""
+    wakes: list[_Wake] = []
     for history in histories:
-        task: list[float] = []  # the latest workflow task: scheduled, started, completed
-        dispatches: dict[int, float] = {}
+        task: list[float] = []
+        dispatches: dict[int, _Wake] = {}
         for event in history.events:
             at = event.event_time.ToDatetime(tzinfo=UTC).timestamp()
             kind = event.event_type
@@ -331,23 +341,33 @@ def read_wakeups(
             elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
                 attrs = event.activity_task_scheduled_event_attributes
                 if attrs.activity_type.name == "scheduler.dispatch" and len(task) == 3:
-                    dispatches[event.event_id] = at
-                    wakes.append((*task, at, at))  # started: filled in below
+                    dispatches[event.event_id] = _Wake(task, at)
+                    wakes.append(dispatches[event.event_id])
             elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-                scheduled_id = event.activity_task_started_event_attributes.scheduled_event_id
-                if scheduled_id in dispatches:
-                    wakes[-1] = (*wakes[-1][:4], at)
-    wakes.sort(key=lambda wake: wake[4])
+                attrs_started = event.activity_task_started_event_attributes
+                if attrs_started.scheduled_event_id in dispatches:
+                    dispatches[attrs_started.scheduled_event_id].started = at
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                attrs_completed = event.activity_task_completed_event_attributes
+                if attrs_completed.scheduled_event_id in dispatches:
+                    dispatches[attrs_completed.scheduled_event_id].completed = at
+    wakes.sort(key=lambda wake: wake.started)
+    for wake in wakes:
+        if wake.completed and wake.task[0] % 60 < 1:  # woken on the minute
+            out.add("t minute tick: dispatch started -> completed", wake.completed - wake.started)
     for nominal, started in runs:
-        before = [wake for wake in wakes if wake[4] <= started]
+        before = [k for k, wake in enumerate(wakes) if wake.started <= started]
         if not before:
             continue
-        scheduled, task_started, completed, activity_scheduled, activity_started = before[-1]
-        out.add("s1 nominal -> wake-up task scheduled", scheduled - nominal)
+        wake = wakes[before[-1]]
+        previous = wakes[before[-1] - 1].completed if before[-1] > 0 else nominal
+        scheduled, task_started, completed = wake.task
+        out.add("s0 nominal -> the tick before ended", max(previous - nominal, 0.0))
+        out.add("s1 ... -> wake-up task scheduled", scheduled - max(previous, nominal))
         out.add("s2 wake-up task queue", task_started - scheduled)
         out.add("s3 wake-up task (the local check)", completed - task_started)
-        out.add("s4 dispatch activity queue", activity_started - activity_scheduled)
-        out.add("s5 dispatch started -> run started", started - activity_started)
+        out.add("s4 dispatch activity queue", wake.started - wake.scheduled)
+        out.add("s5 dispatch started -> run started", started - wake.started)
 
 
 # --- the run ---------------------------------------------------------------------------------
