@@ -53,9 +53,10 @@ from runtime_db import scheduler_state
 from runtime_db.alerts import enqueue
 from runtime_db.invocations import record_missed, record_pending
 from runtime_db.schedules import (
+    Advance,
     DueBatch,
     DueSchedule,
-    advance,
+    advance_all,
     due_batch,
     earliest_next_run,
     forget_project,
@@ -287,24 +288,29 @@ class DispatchActivities:
         return plan
 
     def _advance(self, plans: list[Plan], as_of: datetime) -> _Advanced:
-        """Step 4: compare-and-set each trigger on what was read, in one transaction."""
+        """Step 4: compare-and-set each trigger on what was read, in one statement."""
         if self._advance_hook is not None:
             for branch in sorted({plan.branch for plan in plans}):
                 self._advance_hook(branch)
         advanced = invalid = 0
         with self._sessions.begin() as session:
+            won = advance_all(
+                session,
+                [
+                    Advance(
+                        plan.due,
+                        next_run_at=plan.next_run_at,
+                        last_scheduled_for=from_db(plan.run.scheduled_for) if plan.run else None,
+                        runs=len(plan.runs),
+                        invalid_reason=plan.invalid,
+                        completed_reason=plan.completed,
+                    )
+                    for plan in plans
+                ],
+                as_of,
+            )
             for plan in plans:
-                won = advance(
-                    session,
-                    plan.due,
-                    next_run_at=plan.next_run_at,
-                    last_scheduled_for=from_db(plan.run.scheduled_for) if plan.run else None,
-                    runs=len(plan.runs),
-                    invalid_reason=plan.invalid,
-                    now=as_of,
-                    completed_reason=plan.completed,
-                )
-                if not won:
+                if (plan.due.tenant_id, plan.due.project_id, plan.due.trigger_id) not in won:
                     continue
                 advanced += 1
                 if plan.invalid is not None:

@@ -11,7 +11,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    Text,
+    cast,
+    column,
+    delete,
+    func,
+    select,
+    update,
+    values,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -295,43 +307,84 @@ def _due(row: object) -> DueSchedule:
     return DueSchedule(**{name: getattr(row, name) for name in DueSchedule.__dataclass_fields__})
 
 
-def advance(
-    session: Session,
-    due: DueSchedule,
-    *,
-    next_run_at: datetime | None,
-    last_scheduled_for: datetime | None,
-    runs: int,
-    invalid_reason: str | None,
-    now: datetime,
-    completed_reason: str | None = None,
-) -> bool:
-    """Compare-and-set on what dispatch read: a sync of a user edit in between wins."""
+@dataclass(frozen=True)
+class Advance:
+    """One trigger's compare-and-set: what dispatch read (`due`) and what it writes."""
+
+    due: DueSchedule
+    next_run_at: datetime | None
+    last_scheduled_for: datetime | None
+    runs: int
+    invalid_reason: str | None = None
+    completed_reason: str | None = None
+
+
+def advance_all(
+    session: Session, advances: list[Advance], now: datetime
+) -> set[tuple[str, str, str]]:
+    """Compare-and-set many triggers on what dispatch read, in one statement; a sync of a user
+    edit in between wins. One statement because under a burst a statement per trigger waited
+    its turn for the worker's GIL after every round trip (BENCHMARKS.md). Returns the
+    (tenant, project, trigger) keys that won; a key missing lost to a sync in between. A None
+    `last_scheduled_for`, `invalid_reason` or `completed_reason` leaves the column as it is."""
+    if not advances:
+        return set()
     s = TriggerSchedule
-    values: dict[str, object] = {
-        "next_run_at": next_run_at,
-        "run_count": s.run_count + runs,
-        "updated_at": now,
-    }
-    if last_scheduled_for is not None:
-        values["last_scheduled_for"] = last_scheduled_for
-    if invalid_reason is not None:
-        values["invalid_reason"] = invalid_reason
-    if completed_reason is not None:
-        values["completed_reason"] = completed_reason
-    result = session.execute(
+    stamp = DateTime(timezone=True)
+    rows = values(
+        column("tenant_id", String),
+        column("project_id", String),
+        column("trigger_id", String),
+        column("expected_at", stamp),
+        column("expected_version", Integer),
+        column("next_run_at", stamp),
+        column("last_scheduled_for", stamp),
+        column("runs", Integer),
+        column("invalid_reason", Text),
+        column("completed_reason", Text),
+        name="advances",
+    ).data(
+        [
+            (
+                a.due.tenant_id,
+                a.due.project_id,
+                a.due.trigger_id,
+                a.due.next_run_at,
+                a.due.definition_version,
+                a.next_run_at,
+                a.last_scheduled_for,
+                a.runs,
+                a.invalid_reason,
+                a.completed_reason,
+            )
+            for a in advances
+        ]
+    )
+    v = rows.c
+    won = session.execute(
         update(s)
         .where(
-            s.tenant_id == due.tenant_id,
-            s.project_id == due.project_id,
-            s.trigger_id == due.trigger_id,
-            s.next_run_at == due.next_run_at,
-            s.definition_version == due.definition_version,
+            s.tenant_id == v.tenant_id,
+            s.project_id == v.project_id,
+            s.trigger_id == v.trigger_id,
+            s.next_run_at == cast(v.expected_at, stamp),
+            s.definition_version == cast(v.expected_version, Integer),
             s.enabled,
         )
-        .values(values)
+        .values(
+            next_run_at=cast(v.next_run_at, stamp),
+            run_count=s.run_count + cast(v.runs, Integer),
+            updated_at=now,
+            last_scheduled_for=func.coalesce(
+                cast(v.last_scheduled_for, stamp), s.last_scheduled_for
+            ),
+            invalid_reason=func.coalesce(cast(v.invalid_reason, Text), s.invalid_reason),
+            completed_reason=func.coalesce(cast(v.completed_reason, Text), s.completed_reason),
+        )
+        .returning(s.tenant_id, s.project_id, s.trigger_id)
+        .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+    return {(row[0], row[1], row[2]) for row in won}
 
 
 def earliest_next_run(session: Session) -> datetime | None:
