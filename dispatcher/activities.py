@@ -36,6 +36,8 @@ from dispatcher.models import (
     CheckInput,
     DispatchInput,
     DispatchLimits,
+    Peek,
+    PeekInput,
     RegisterInput,
     TickCounters,
 )
@@ -119,7 +121,7 @@ class DispatchActivities:
 
     def callables(self) -> list[Callable[..., Any]]:
         """The bound activity methods, as a Worker's `activities=` wants them."""
-        return [self.register, self.check_current, self.dispatch]
+        return [self.register, self.check_current, self.check_and_peek, self.dispatch]
 
     @activity.defn(name="scheduler.register")
     def register(self, input: RegisterInput) -> bool:
@@ -140,6 +142,18 @@ class DispatchActivities:
         with self._sessions() as session:
             return scheduler_state.is_current(session, input.generation)
 
+    @activity.defn(name="scheduler.check_and_peek")
+    def check_and_peek(self, input: PeekInput) -> Peek:
+        """The check, and the one-time instant inside the coming tick the scheduler must also
+        wake for while this tick's dispatch runs; one read transaction."""
+        with self._sessions() as session:
+            if not scheduler_state.is_current(session, input.generation):
+                return Peek(current=False)
+            upcoming = earliest_next_run(
+                session, after=from_db(input.after), before=from_db(input.before)
+            )
+        return Peek(current=True, upcoming_at=to_db(upcoming) if upcoming is not None else None)
+
     @activity.defn(name="scheduler.dispatch")
     async def dispatch(self, input: DispatchInput) -> TickCounters:
         """One tick: sync, find, start, then advance; persist and log the counters."""
@@ -147,14 +161,15 @@ class DispatchActivities:
         as_of = from_db(input.as_of)
         if as_of is None:
             raise ValueError(f"as_of is not a timestamp: {input.as_of!r}")
+        after = from_db(input.after)
         counters = TickCounters(generation=input.generation, as_of=input.as_of)
         alive = asyncio.create_task(_keep_alive(counters))
         try:
             await self._in_thread(self._sync, as_of, counters)
-            await self._dispatch_due(as_of, counters, clock)
+            await self._dispatch_due(as_of, after, counters, clock)
         finally:
             alive.cancel()
-        counters.next_due_at = await self._in_thread(self._next_due)
+        counters.next_due_at, counters.next_after_at = await self._in_thread(self._next_due, as_of)
         _observe_tick(as_of, counters)
         counters.duration_ms = round((time.monotonic() - clock) * 1000)
         await self._in_thread(self._record, input.generation, as_of, counters)
@@ -163,13 +178,15 @@ class DispatchActivities:
         log.log(level, "scheduler tick", extra={"fields": counters.as_dict()})
         return counters
 
-    async def _dispatch_due(self, as_of: datetime, counters: TickCounters, clock: float) -> None:
+    async def _dispatch_due(
+        self, as_of: datetime, after: datetime | None, counters: TickCounters, clock: float
+    ) -> None:
         """Steps 2 to 4, batch after batch: the bounds pace dispatch and never drop an instant.
         What a batch leaves due goes in the next batch of the same tick, with its own instant;
         only past the tick's time budget is it left for the next tick."""
         gate = _Gate(self._limits.concurrency, counters)
         while True:
-            batch = await self._in_thread(self._due, as_of)
+            batch = await self._in_thread(self._due, as_of, after)
             if not batch.schedules:
                 counters.deferred = 0
                 return
@@ -218,15 +235,23 @@ class DispatchActivities:
                 continue
             counters.branches_synced += 1
 
-    def _next_due(self) -> str | None:
+    def _next_due(self, as_of: datetime) -> tuple[str | None, str | None]:
+        """The earliest instant still scheduled, and the earliest after `as_of`."""
         with self._sessions() as session:
             earliest = earliest_next_run(session)
-        return to_db(earliest) if earliest is not None else None
+            later = earliest_next_run(session, after=as_of)
+        return (
+            to_db(earliest) if earliest is not None else None,
+            to_db(later) if later is not None else None,
+        )
 
-    def _due(self, as_of: datetime) -> DueBatch:
+    def _due(self, as_of: datetime, after: datetime | None) -> DueBatch:
         """Step 2: the fair, bounded selection of due rows."""
+        limits = self._limits
         with self._sessions() as session:
-            return due_batch(session, as_of, self._limits.max_per_branch, self._limits.max_per_tick)
+            return due_batch(
+                session, as_of, limits.max_per_branch, limits.max_per_tick, after=after
+            )
 
     async def _dispatch_chunk(
         self, chunk: list[DueSchedule], as_of: datetime, gate: _Gate

@@ -62,9 +62,28 @@ class CheckInput:
 
 
 @dataclass(frozen=True)
+class PeekInput:
+    """The "still current?" check, and the earliest instant due strictly between `after` and
+    `before` (the tick's `as_of` and the next tick): a one-time trigger the scheduler must wake
+    for while the tick's dispatch still runs."""
+
+    generation: int
+    after: str
+    before: str
+
+
+@dataclass(frozen=True)
+class Peek:
+    current: bool
+    upcoming_at: str | None = None
+
+
+@dataclass(frozen=True)
 class DispatchInput:
     generation: int
     as_of: str  # UTC `YYYY-MM-DDTHH:MM:SSZ`, from the workflow's clock
+    # A tick beside the minute's, still running: only instants after that tick's `as_of`.
+    after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +129,9 @@ class TickCounters:
     # The earliest instant still scheduled after this tick; the workflow wakes for it when it
     # comes before the next tick (a one-time trigger at 12:00:27 fires then, not at 12:01).
     next_due_at: str | None = None
+    # The earliest instant still scheduled after `as_of`: what a one-time tick that ran beside
+    # the minute's wakes for next (rows at or before the minute are that tick's to advance).
+    next_after_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -4,11 +4,15 @@ Thin and deterministic: it registers its generation, then each tick sleeps to th
 of `workflow.now()` (or to an earlier instant the last tick reported due, such as a one-time
 trigger at 12:00:27), asks whether it is still current (ending quietly when a newer generation
 took over), and hands the tick to the dispatch activity with `as_of` from its own clock.
+
+While a minute's dispatch runs (seconds, for a thousand triggers), a one-time instant inside
+that minute does not wait for it: the scheduler wakes for the instant beside it, checks again,
+and dispatches only what came due after the minute's `as_of` (patch `beside-the-minute`).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -22,9 +26,12 @@ with workflow.unsafe.imports_passed_through():
         WAKE_SIGNAL,
         CheckInput,
         DispatchInput,
+        Peek,
+        PeekInput,
         RegisterInput,
         SchedulerInput,
         SchedulerOutcome,
+        TickCounters,
     )
     from manage_db.timestamps import from_db, to_db
 
@@ -32,6 +39,9 @@ with workflow.unsafe.imports_passed_through():
 _WAKE_PATCH = "wake-signal"
 # Runs recorded before the check became a local activity keep their activity task on replay.
 _LOCAL_CHECK = "local-check"
+# Runs recorded before one-time instants were dispatched beside a running minute tick keep
+# their one dispatch at a time on replay.
+_BESIDE_PATCH = "beside-the-minute"
 # Registration and the check are idempotent reads/upserts: retry until the store answers.
 _STATE_TIMEOUT = timedelta(seconds=10)
 _STATE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
@@ -140,19 +150,106 @@ class SchedulerWorkflow:
             ):
                 workflow.continue_as_new(replace(input, ticks_before=ticks))
             await self._sleep(input.tick_seconds, early)
+            if workflow.patched(_BESIDE_PATCH):
+                tick = await self._tick(input)
+                ticks += tick.dispatched
+                if tick.superseded:
+                    return SchedulerOutcome("superseded", ticks=ticks)
+                early = tick.early
+                continue
             if not await self._is_current(input.generation):
                 return SchedulerOutcome("superseded", ticks=ticks)
-            early = None
-            try:
-                counters = await workflow.execute_activity_method(
-                    DispatchActivities.dispatch,
-                    DispatchInput(input.generation, as_of=to_db(workflow.now())),
-                    start_to_close_timeout=_DISPATCH_TIMEOUT,
-                    heartbeat_timeout=_DISPATCH_HEARTBEAT,
-                    retry_policy=_DISPATCH_RETRY,
-                )
-                early = from_db(counters.next_due_at)
-            except ActivityError as exc:
-                workflow.logger.warning("dispatch tick failed; the next tick retries: %s", exc)
+            counters = await self._dispatch(DispatchInput(input.generation, to_db(workflow.now())))
+            early = from_db(counters.next_due_at) if counters else None
             ticks += 1
         return SchedulerOutcome("stopped", ticks=ticks)
+
+    async def _dispatch(self, input: DispatchInput) -> TickCounters | None:
+        """One dispatch activity; None when it failed for good (the next tick retries)."""
+        try:
+            counters: TickCounters = await workflow.execute_activity_method(
+                DispatchActivities.dispatch,
+                input,
+                start_to_close_timeout=_DISPATCH_TIMEOUT,
+                heartbeat_timeout=_DISPATCH_HEARTBEAT,
+                retry_policy=_DISPATCH_RETRY,
+            )
+        except ActivityError as exc:
+            workflow.logger.warning("dispatch tick failed; the next tick retries: %s", exc)
+            return None
+        return counters
+
+    async def _peek(self, generation: int, after: datetime, before: datetime) -> Peek:
+        peek: Peek = await workflow.execute_local_activity_method(
+            DispatchActivities.check_and_peek,
+            PeekInput(generation, after=to_db(after), before=to_db(before)),
+            start_to_close_timeout=_STATE_TIMEOUT,
+            retry_policy=_STATE_RETRY,
+        )
+        return peek
+
+    async def _tick(self, input: SchedulerInput) -> _Tick:
+        """Check, dispatch the tick, and meanwhile dispatch each one-time instant that comes
+        due before both the next tick and the end of this tick's dispatch, each after a check
+        of its own. One dispatch beside the minute's at a time, and only of instants after the
+        minute's `as_of`, so the two never take the same trigger."""
+        now = workflow.now()
+        boundary = now + until_next_tick(now, input.tick_seconds)
+        peek = await self._peek(input.generation, now, boundary)
+        if not peek.current:
+            return _Tick(dispatched=0, superseded=True, early=None)
+        minute = workflow.start_activity_method(
+            DispatchActivities.dispatch,
+            DispatchInput(input.generation, to_db(now)),
+            start_to_close_timeout=_DISPATCH_TIMEOUT,
+            heartbeat_timeout=_DISPATCH_HEARTBEAT,
+            retry_policy=_DISPATCH_RETRY,
+        )
+        upcoming = from_db(peek.upcoming_at)
+        dispatched, superseded = 1, False
+        beside_until: datetime | None = None  # the `as_of` of the last dispatch beside it
+        while not minute.done():
+            planned = min((t for t in (upcoming, self._told) if t is not None), default=None)
+            if planned is None or planned >= boundary:
+                planned = None
+            told = self._told
+            timeout = None if planned is None else planned - workflow.now()
+            if timeout is None or timeout > timedelta(0):
+                try:
+                    await workflow.wait_condition(
+                        lambda told=told: minute.done() or self._told != told,  # type: ignore[misc]
+                        timeout=timeout,
+                    )
+                    continue
+                except TimeoutError:
+                    pass
+            at = workflow.now()
+            if self._told is not None and self._told <= at:
+                self._told = None
+            check = await self._peek(input.generation, at, boundary)
+            if not check.current:
+                superseded = True
+                break
+            counters = await self._dispatch(DispatchInput(input.generation, to_db(at), to_db(now)))
+            dispatched += 1
+            beside_until = at
+            upcoming = from_db(counters.next_after_at if counters else check.upcoming_at)
+        try:
+            counters = await minute
+        except ActivityError as exc:
+            workflow.logger.warning("dispatch tick failed; the next tick retries: %s", exc)
+            counters = None
+        early = from_db(counters.next_due_at) if counters else None
+        if early is not None and beside_until is not None and now < early <= beside_until:
+            early = upcoming  # read before the dispatch beside it advanced that instant
+        return _Tick(dispatched=dispatched, superseded=superseded, early=early)
+
+
+@dataclass(frozen=True)
+class _Tick:
+    """What a tick did: dispatches made (the minute's and those beside it), whether it found
+    the scheduler superseded, and the earliest instant to wake for before the next tick."""
+
+    dispatched: int
+    superseded: bool
+    early: datetime | None

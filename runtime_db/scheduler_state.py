@@ -102,11 +102,16 @@ def is_current(session: Session, generation: int) -> bool:
 
 
 def record_tick(session: Session, generation: int, at: datetime, counters: dict[str, Any]) -> bool:
-    """Persist the last tick's counters; ignored for a superseded generation."""
+    """Persist the last tick's counters; ignored for a superseded generation. `last_tick_at`
+    never goes back: a one-time trigger's tick may end before the minute's tick it ran beside."""
+    state = SchedulerState
     result = session.execute(
-        update(SchedulerState)
-        .where(SchedulerState.id == _SINGLETON, SchedulerState.generation == generation)
-        .values(last_tick_at=at, last_tick=counters)
+        update(state)
+        .where(state.id == _SINGLETON, state.generation == generation)
+        .values(
+            last_tick_at=func.greatest(func.coalesce(state.last_tick_at, at), at),
+            last_tick=counters,
+        )
     )
     return int(getattr(result, "rowcount", 0)) == 1
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import (
     DateTime,
     Integer,
+    SQLColumnExpression,
     String,
     Text,
     cast,
@@ -245,9 +246,17 @@ def _new_row(d: Definition, now: datetime) -> TriggerSchedule:
     )
 
 
-def due_batch(session: Session, as_of: datetime, per_project: int, limit: int) -> DueBatch:
+def due_batch(
+    session: Session,
+    as_of: datetime,
+    per_project: int,
+    limit: int,
+    *,
+    after: datetime | None = None,
+) -> DueBatch:
     """Due rows, fair across projects: projects ordered by their earliest due instant take one
-    row per round (at most `per_project` each), up to `limit` in all. One indexed query."""
+    row per round (at most `per_project` each), up to `limit` in all. One indexed query.
+    With `after`, only rows due after that instant: a tick still running holds the others."""
     s = TriggerSchedule
     project = (s.tenant_id, s.project_id)
     due = (
@@ -274,7 +283,7 @@ def due_batch(session: Session, as_of: datetime, per_project: int, limit: int) -
             func.min(s.next_run_at).over(partition_by=project).label("project_earliest"),
             func.count().over().label("total_due"),
         )
-        .where(s.enabled, s.next_run_at.is_not(None), s.next_run_at <= as_of)
+        .where(*_due_at(as_of, after))
         .subquery()
     )
     rows = session.execute(
@@ -288,19 +297,20 @@ def due_batch(session: Session, as_of: datetime, per_project: int, limit: int) -
         )
         .limit(limit)
     ).all()
-    total = int(rows[0].total_due) if rows else _count_due(session, as_of)
+    total = int(rows[0].total_due) if rows else _count_due(session, as_of, after)
     return DueBatch([_due(row) for row in rows], total)
 
 
-def _count_due(session: Session, as_of: datetime) -> int:
+def _due_at(as_of: datetime, after: datetime | None) -> list[SQLColumnExpression[bool]]:
     s = TriggerSchedule
-    return int(
-        session.execute(
-            select(func.count()).where(
-                s.enabled, s.next_run_at.is_not(None), s.next_run_at <= as_of
-            )
-        ).scalar_one()
-    )
+    due = [s.enabled, s.next_run_at.is_not(None), s.next_run_at <= as_of]
+    if after is not None:
+        due.append(s.next_run_at > after)
+    return due
+
+
+def _count_due(session: Session, as_of: datetime, after: datetime | None) -> int:
+    return int(session.execute(select(func.count()).where(*_due_at(as_of, after))).scalar_one())
 
 
 def _due(row: object) -> DueSchedule:
@@ -387,11 +397,17 @@ def advance_all(
     return {(row[0], row[1], row[2]) for row in won}
 
 
-def earliest_next_run(session: Session) -> datetime | None:
+def earliest_next_run(
+    session: Session, *, after: datetime | None = None, before: datetime | None = None
+) -> datetime | None:
+    """The earliest instant scheduled, or the earliest strictly between `after` and `before`."""
     s = TriggerSchedule
-    value = session.execute(
-        select(func.min(s.next_run_at)).where(s.enabled, s.next_run_at.is_not(None))
-    ).scalar_one_or_none()
+    query = select(func.min(s.next_run_at)).where(s.enabled, s.next_run_at.is_not(None))
+    if after is not None:
+        query = query.where(s.next_run_at > after)
+    if before is not None:
+        query = query.where(s.next_run_at < before)
+    value: datetime | None = session.execute(query).scalar_one_or_none()
     return value
 
 

@@ -93,6 +93,7 @@ async def test_a_due_trigger_is_started_then_advanced_without_a_dolt_commit(
         advanced=1,
         max_in_flight=1,
         next_due_at="2026-03-02T10:05:00Z",
+        next_after_at="2026-03-02T10:05:00Z",
     )
     assert await _started(scene.env.client, scene.run_id("every5", "20260302T100000Z")) == (
         RunnerInput(
@@ -140,6 +141,31 @@ async def test_an_idle_tick_syncs_no_branch(
     assert synced == [3, 0, 1, 0, 0]
     assert [c.branches_listed for c in (cold, idle, moved, due, after)] == [4] * 5
     assert (due.started, due.advanced) == (1, 1)
+
+
+async def test_a_dispatch_beside_the_minutes_takes_only_what_came_due_after_its_as_of(
+    scene: Scene,
+) -> None:
+    """A one-time trigger at 10:00:02 dispatched while the 10:00 tick still runs: the cron
+    trigger due at 10:00 is that tick's, and stays due here."""
+    add_triggers(
+        scene.store,
+        scene.branch,
+        trigger("every5", next_run_at=AS_OF),
+        trigger("once", run_at="2026-03-02T10:00:02Z", next_run_at="2026-03-02T10:00:02Z"),
+        trigger("later", run_at="2026-03-02T10:00:40Z", next_run_at="2026-03-02T10:00:40Z"),
+    )
+    activities = scene.activities()
+
+    beside = await activities.dispatch(
+        DispatchInput(generation=1, as_of="2026-03-02T10:00:02Z", after=AS_OF)
+    )
+
+    assert (beside.due, beside.started, beside.advanced) == (1, 1, 1)
+    assert await _exists(scene.env.client, scene.run_id("once", "20260302T100002Z"))
+    assert not await _exists(scene.env.client, scene.run_id("every5", "20260302T100000Z"))
+    assert schedule_of(scene.sessions, scene.branch, "every5") == (AS_OF, None, 0)
+    assert (beside.next_due_at, beside.next_after_at) == (AS_OF, "2026-03-02T10:00:40Z")
 
 
 async def test_the_basis_is_the_scheduled_instant_not_the_late_tick(
@@ -364,6 +390,7 @@ async def test_300_triggers_due_in_one_minute_dispatch_in_one_tick_within_the_co
         advanced=300,
         max_in_flight=8,
         next_due_at="2026-03-02T10:05:00Z",
+        next_after_at="2026-03-02T10:05:00Z",
     )
     for name in branches:
         assert commits(scene.store, name)[0] == ("alice", "add 10 triggers")

@@ -1,12 +1,15 @@
 """Recorded SchedulerWorkflow histories still replay: a change that breaks determinism (and so
 every scheduler running at deploy time) fails here first.
 
-The histories come from `test_a_crashed_advance_is_redone_by_the_next_tick`; rerecord them with
-`TIMEKEEPER_RECORD_HISTORIES=1 pytest tests/dispatcher/test_scheduler.py -k crashed` only when a
-change is meant to be incompatible (and ships with a new workflow name or a patch marker). The
-plain histories were recorded before the `wake-signal` patch, the `_wake_signal` ones after,
-the `_local_check` ones after the check became a local activity (`local-check`); rename what a
-new recording writes accordingly.
+The histories come from `test_a_crashed_advance_is_redone_by_the_next_tick` and (the one with a
+dispatch beside a running minute tick) `test_a_one_time_trigger_due_while_the_minutes_dispatch_
+runs_is_dispatched_beside_it`; rerecord them with `TIMEKEEPER_RECORD_HISTORIES=1 pytest
+tests/dispatcher/test_scheduler.py -k "crashed or beside"` only when a change is meant to be
+incompatible (and ships with a new workflow name or a patch marker). The plain histories were
+recorded before the `wake-signal` patch, the `_wake_signal` ones after, the `_local_check` ones
+after the check became a local activity (`local-check`), the `_beside` ones after one-time
+instants were dispatched beside a running minute tick (`beside-the-minute`); rename what a new
+recording writes accordingly.
 """
 
 from __future__ import annotations
@@ -25,10 +28,13 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 def test_histories_are_recorded() -> None:
     assert [path.name for path in HISTORIES] == [
+        "scheduler_beside_the_minute.json",
         "scheduler_continued_to_stop.json",
+        "scheduler_continued_to_stop_beside.json",
         "scheduler_continued_to_stop_local_check.json",
         "scheduler_continued_to_stop_wake_signal.json",
         "scheduler_crash_and_continue.json",
+        "scheduler_crash_and_continue_beside.json",
         "scheduler_crash_and_continue_local_check.json",
         "scheduler_crash_and_continue_wake_signal.json",
     ]

@@ -1,6 +1,6 @@
 """Generations per deployment and the singleton scheduler row: the newest generation wins."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -66,3 +66,21 @@ def test_ticks_of_a_superseded_generation_are_not_recorded(
         state = current_state(session)
         assert state is not None
         assert (state.last_tick_at, state.last_tick) == (NOW, {"due": 4})
+
+
+def test_the_last_tick_instant_never_goes_back_when_ticks_end_out_of_order(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """A one-time trigger's dispatch at 12:00:02 can end before the 12:00 tick it ran beside:
+    the state keeps 12:00:02 as the last tick, and the counters of the tick that ended last."""
+    beside = NOW + timedelta(seconds=2)
+    with session_factory.begin() as session:
+        _register(session, 3, "d3")
+    with session_factory.begin() as session:
+        assert record_tick(session, 3, beside, {"due": 1}) is True
+    with session_factory.begin() as session:
+        assert record_tick(session, 3, NOW, {"due": 100}) is True
+    with session_factory() as session:
+        state = current_state(session)
+        assert state is not None
+        assert (state.last_tick_at, state.last_tick) == (beside, {"due": 100})
