@@ -319,11 +319,12 @@ class _Wake:
 def read_wakeups(
     histories: list[WorkflowHistory], runs: list[tuple[float, float]], out: Breakdown
 ) -> None:
-    """The scheduler's side of each (nominal, workflow started) run: until the tick before ended
-    (its dispatch activity; 0 when it ended before the nominal instant), then to the wake-up's
-    workflow task, its queue wait, the task itself (the "still current?" check, a local
-    activity), the dispatch activity's queue wait, and from its start to this run's. Also how
-    long each minute tick's dispatch activity ran."""
+    """The scheduler's side of each (nominal, workflow started) run: how long the tick before
+    ran on past the nominal instant (the one-time run is dispatched beside it, so this is not
+    part of its lateness), then from the nominal instant to the wake-up's workflow task, its
+    queue wait, the task itself (the "still current?" check, a local activity), the dispatch
+    activity's queue wait, and from its start to this run's. Also how long each minute tick's
+    dispatch activity ran."""
     wakes: list[_Wake] = []
     for history in histories:
         task: list[float] = []
@@ -362,8 +363,8 @@ def read_wakeups(
         wake = wakes[before[-1]]
         previous = wakes[before[-1] - 1].completed if before[-1] > 0 else nominal
         scheduled, task_started, completed = wake.task
-        out.add("s0 nominal -> the tick before ended", max(previous - nominal, 0.0))
-        out.add("s1 ... -> wake-up task scheduled", scheduled - max(previous, nominal))
+        out.add("s0 the tick before ran on past nominal by", max(previous - nominal, 0.0))
+        out.add("s1 nominal -> wake-up task scheduled", scheduled - nominal)
         out.add("s2 wake-up task queue", task_started - scheduled)
         out.add("s3 wake-up task (the local check)", completed - task_started)
         out.add("s4 dispatch activity queue", wake.started - wake.scheduled)
