@@ -43,6 +43,22 @@ def _last_tick_at(session_factory: sessionmaker[Session]) -> datetime | None:
     return state.last_tick_at
 
 
+async def _every5_and_once(
+    env: WorkflowEnvironment, store: ManageStore, branch: str, seconds: int
+) -> tuple[datetime, datetime]:
+    """Park before midnight; a five-minute trigger due at midnight and a one-time trigger
+    `seconds` after it. Returns (midnight, the one-time instant)."""
+    midnight = await park_before_midnight(env)
+    once = midnight + timedelta(seconds=seconds)
+    add_triggers(
+        store,
+        branch,
+        trigger("every5", next_run_at=to_db(midnight)),
+        trigger("once", run_at=to_db(once), next_run_at=to_db(once)),
+    )
+    return midnight, once
+
+
 async def test_a_five_minute_trigger_over_a_day_dispatches_exactly_288_runs(
     time_skipping_env: WorkflowEnvironment,
     manage_store: ManageStore,
@@ -235,14 +251,7 @@ async def test_a_one_time_trigger_fires_at_its_second_and_cron_keeps_its_minute(
     tenant: str,
 ) -> None:
     client = time_skipping_env.client
-    midnight = await park_before_midnight(time_skipping_env)
-    at27 = midnight + timedelta(seconds=27)
-    add_triggers(
-        manage_store,
-        branch,
-        trigger("every5", next_run_at=to_db(midnight)),
-        trigger("once", run_at=to_db(at27), next_run_at=to_db(at27)),
-    )
+    midnight, at27 = await _every5_and_once(time_skipping_env, manage_store, branch, 27)
     activities = DispatchActivities(manage_store, session_factory, client, task_queue)
     outcome, recorder = await run_scheduler(client, task_queue, activities, 3)
     once_id = runner_workflow_id(tenant, "p1", "agent-1", "once", to_slot(at27))
@@ -267,14 +276,7 @@ async def test_a_superseded_scheduler_does_not_dispatch_its_early_wake_up(
     branch: str,
 ) -> None:
     client = time_skipping_env.client
-    midnight = await park_before_midnight(time_skipping_env)
-    at27 = midnight + timedelta(seconds=27)
-    add_triggers(
-        manage_store,
-        branch,
-        trigger("every5", next_run_at=to_db(midnight)),
-        trigger("once", run_at=to_db(at27), next_run_at=to_db(at27)),
-    )
+    midnight, _ = await _every5_and_once(time_skipping_env, manage_store, branch, 27)
 
     def newer_generation_registers(branch_name: str) -> None:
         with session_factory.begin() as session:
@@ -359,14 +361,7 @@ async def test_a_one_time_trigger_due_while_the_minutes_dispatch_runs_is_dispatc
     came due after midnight, so every5 (due at midnight, held) is not started twice. (How late
     the clock reads at that start is this server's skipping; the test above pins the instant.)"""
     client = time_skipping_env.client
-    midnight = await park_before_midnight(time_skipping_env)
-    at2 = midnight + timedelta(seconds=2)
-    add_triggers(
-        manage_store,
-        branch,
-        trigger("every5", next_run_at=to_db(midnight)),
-        trigger("once", run_at=to_db(at2), next_run_at=to_db(at2)),
-    )
+    midnight, at2 = await _every5_and_once(time_skipping_env, manage_store, branch, 2)
     recorder = RunRecorder()
     advances: list[str] = []
     seen_while_held: list[list[str]] = []
