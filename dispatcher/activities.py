@@ -139,8 +139,11 @@ class DispatchActivities:
 
     @activity.defn(name="scheduler.check_current")
     def check_current(self, input: CheckInput) -> bool:
+        return self._is_current(input.generation)
+
+    def _is_current(self, generation: int) -> bool:
         with self._sessions() as session:
-            return scheduler_state.is_current(session, input.generation)
+            return scheduler_state.is_current(session, generation)
 
     @activity.defn(name="scheduler.check_and_peek")
     def check_and_peek(self, input: PeekInput) -> Peek:
@@ -156,13 +159,17 @@ class DispatchActivities:
 
     @activity.defn(name="scheduler.dispatch")
     async def dispatch(self, input: DispatchInput) -> TickCounters:
-        """One tick: sync, find, start, then advance; persist and log the counters."""
+        """One tick: sync, find, start, then advance; persist and log the counters. A tick
+        beside the minute's (`after`) first makes the "still current?" check itself."""
         clock = time.monotonic()
         as_of = from_db(input.as_of)
         if as_of is None:
             raise ValueError(f"as_of is not a timestamp: {input.as_of!r}")
         after = from_db(input.after)
         counters = TickCounters(generation=input.generation, as_of=input.as_of)
+        if after is not None and not await self._in_thread(self._is_current, input.generation):
+            counters.superseded = True
+            return counters
         alive = asyncio.create_task(_keep_alive(counters))
         try:
             await self._in_thread(self._sync, as_of, counters)

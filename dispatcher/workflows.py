@@ -6,8 +6,9 @@ trigger at 12:00:27), asks whether it is still current (ending quietly when a ne
 took over), and hands the tick to the dispatch activity with `as_of` from its own clock.
 
 While a minute's dispatch runs (seconds, for a thousand triggers), a one-time instant inside
-that minute does not wait for it: the scheduler wakes for the instant beside it, checks again,
-and dispatches only what came due after the minute's `as_of` (patch `beside-the-minute`).
+that minute does not wait for it: the scheduler wakes for the instant beside it and dispatches,
+after a check of its own, only what came due after the minute's `as_of` (patch
+`beside-the-minute`).
 """
 
 from __future__ import annotations
@@ -190,9 +191,9 @@ class SchedulerWorkflow:
 
     async def _tick(self, input: SchedulerInput) -> _Tick:
         """Check, dispatch the tick, and meanwhile dispatch each one-time instant that comes
-        due before both the next tick and the end of this tick's dispatch, each after a check
-        of its own. One dispatch beside the minute's at a time, and only of instants after the
-        minute's `as_of`, so the two never take the same trigger."""
+        due before both the next tick and the end of this tick's dispatch, each with a check of
+        its own (inside that dispatch). One dispatch beside the minute's at a time, and only of
+        instants after the minute's `as_of`, so the two never take the same trigger."""
         now = workflow.now()
         boundary = now + until_next_tick(now, input.tick_seconds)
         peek = await self._peek(input.generation, now, boundary)
@@ -226,14 +227,15 @@ class SchedulerWorkflow:
             at = workflow.now()
             if self._told is not None and self._told <= at:
                 self._told = None
-            check = await self._peek(input.generation, at, boundary)
-            if not check.current:
+            # The dispatch beside the minute's makes the check itself: the wake-up schedules it
+            # at once, with no local activity to wait for inside a busy worker.
+            counters = await self._dispatch(DispatchInput(input.generation, to_db(at), to_db(now)))
+            if counters is not None and counters.superseded:
                 superseded = True
                 break
-            counters = await self._dispatch(DispatchInput(input.generation, to_db(at), to_db(now)))
             dispatched += 1
             beside_until = at
-            upcoming = from_db(counters.next_after_at if counters else check.upcoming_at)
+            upcoming = from_db(counters.next_after_at) if counters else None
         try:
             counters = await minute
         except ActivityError as exc:

@@ -41,6 +41,19 @@ from tests.dispatcher.conftest import (
 AS_OF = "2026-03-02T10:00:00Z"
 
 
+def _register(scene: Scene, generation: int) -> None:
+    with scene.sessions.begin() as session:
+        register(
+            session,
+            generation=generation,
+            deployment_id=f"d{generation}",
+            workflow_id=f"timekeeper-scheduler:d{generation}",
+            run_id=f"r{generation}",
+            task_queue=scene.task_queue,
+            now=datetime(2026, 3, 2, 9, 59, tzinfo=UTC),
+        )
+
+
 async def _tick(activities: DispatchActivities, as_of: str) -> TickCounters:
     counters = await activities.dispatch(DispatchInput(generation=1, as_of=as_of))
     return replace(counters, duration_ms=0)
@@ -67,16 +80,7 @@ async def test_a_due_trigger_is_started_then_advanced_without_a_dolt_commit(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     add_triggers(scene.store, scene.branch, trigger("every5", next_run_at=AS_OF))
-    with scene.sessions.begin() as session:
-        register(
-            session,
-            generation=1,
-            deployment_id="d1",
-            workflow_id="timekeeper-scheduler:d1",
-            run_id="r1",
-            task_queue=scene.task_queue,
-            now=datetime(2026, 3, 2, 9, 59, tzinfo=UTC),
-        )
+    _register(scene, generation=1)
     activities = scene.activities()
     caplog.set_level(logging.INFO, logger="dispatcher.activities")
 
@@ -155,17 +159,44 @@ async def test_a_dispatch_beside_the_minutes_takes_only_what_came_due_after_its_
         trigger("once", run_at="2026-03-02T10:00:02Z", next_run_at="2026-03-02T10:00:02Z"),
         trigger("later", run_at="2026-03-02T10:00:40Z", next_run_at="2026-03-02T10:00:40Z"),
     )
+    _register(scene, generation=1)
     activities = scene.activities()
 
     beside = await activities.dispatch(
         DispatchInput(generation=1, as_of="2026-03-02T10:00:02Z", after=AS_OF)
     )
 
+    assert beside.superseded is False
     assert (beside.due, beside.started, beside.advanced) == (1, 1, 1)
     assert await _exists(scene.env.client, scene.run_id("once", "20260302T100002Z"))
     assert not await _exists(scene.env.client, scene.run_id("every5", "20260302T100000Z"))
     assert schedule_of(scene.sessions, scene.branch, "every5") == (AS_OF, None, 0)
     assert (beside.next_due_at, beside.next_after_at) == (AS_OF, "2026-03-02T10:00:40Z")
+
+
+async def test_a_dispatch_beside_the_minutes_of_a_superseded_generation_does_nothing(
+    scene: Scene,
+) -> None:
+    """It makes the "still current?" check itself: generation 2 registered, generation 1's
+    dispatch at 10:00:40 syncs nothing, starts nothing and records no tick."""
+    add_triggers(
+        scene.store,
+        scene.branch,
+        trigger("later", run_at="2026-03-02T10:00:40Z", next_run_at="2026-03-02T10:00:40Z"),
+    )
+    _register(scene, generation=1)
+    _register(scene, generation=2)
+
+    beside = await scene.activities().dispatch(
+        DispatchInput(generation=1, as_of="2026-03-02T10:00:40Z", after=AS_OF)
+    )
+
+    assert beside == TickCounters(generation=1, as_of="2026-03-02T10:00:40Z", superseded=True)
+    assert not await _exists(scene.env.client, scene.run_id("later", "20260302T100040Z"))
+    with scene.sessions() as session:
+        state = current_state(session)
+    assert state is not None
+    assert (state.generation, state.last_tick_at) == (2, None)
 
 
 async def test_the_basis_is_the_scheduled_instant_not_the_late_tick(

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -57,6 +58,25 @@ async def _every5_and_once(
         trigger("once", run_at=to_db(once), next_run_at=to_db(once)),
     )
     return midnight, once
+
+
+def _dispatch_events(history: WorkflowHistory) -> list[tuple[str, str]]:
+    """The scheduler's dispatch activities as scheduled and completed, in history order: a
+    dispatch with `after` set is one beside the minute's."""
+    kinds: dict[int, str] = {}
+    events: list[tuple[str, str]] = []
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            attrs = event.activity_task_scheduled_event_attributes
+            if attrs.activity_type.name == "scheduler.dispatch":
+                beside = b'"after":null' not in attrs.input.payloads[0].data
+                kinds[event.event_id] = "beside" if beside else "minute"
+                events.append(("scheduled", kinds[event.event_id]))
+        elif event.HasField("activity_task_completed_event_attributes"):
+            scheduled = event.activity_task_completed_event_attributes.scheduled_event_id
+            if scheduled in kinds:
+                events.append(("completed", kinds[scheduled]))
+    return events
 
 
 async def test_a_five_minute_trigger_over_a_day_dispatches_exactly_288_runs(
@@ -354,14 +374,17 @@ async def test_a_one_time_trigger_due_while_the_minutes_dispatch_runs_is_dispatc
     session_factory: sessionmaker[Session],
     task_queue: str,
     branch: str,
+    tenant: str,
 ) -> None:
     """The midnight tick's dispatch is held before its advance until the one-time trigger's run
-    has started: the scheduler wakes at 00:00:02 beside the running dispatch, checks, and
-    dispatches it then, not when the midnight tick ends. The dispatch beside it takes only what
-    came due after midnight, so every5 (due at midnight, held) is not started twice. (How late
-    the clock reads at that start is this server's skipping; the test above pins the instant.)"""
+    has started: the scheduler wakes at 00:00:02 beside the running dispatch and dispatches it
+    then (after that dispatch's own check), not when the midnight tick ends. The dispatch beside
+    it takes only what came due after midnight, so every5 (due at midnight, held) is not started
+    twice."""
     client = time_skipping_env.client
     midnight, at2 = await _every5_and_once(time_skipping_env, manage_store, branch, 2)
+    with session_factory.begin() as session:  # saved through the API, which syncs what it saves
+        sync_branch(manage_store, session, branch, midnight - timedelta(seconds=30))
     recorder = RunRecorder()
     advances: list[str] = []
     seen_while_held: list[list[str]] = []
@@ -390,12 +413,20 @@ async def test_a_one_time_trigger_due_while_the_minutes_dispatch_runs_is_dispatc
         )
         outcome = await handle.result()
     history = await handle.fetch_history()
+    once_id = runner_workflow_id(tenant, "p1", "agent-1", "once", to_slot(at2))
+    started = (await client.get_workflow_handle(once_id).describe()).start_time
 
-    # Dispatches: the midnight tick's, the one beside it at 00:00:02, the 00:01:00 tick's. (On
-    # this server the held dispatch may miss its heartbeat while the clock moves; a retry finds
-    # the runs started, and each run is started once.)
+    # Dispatches: the midnight tick's, the one beside it at 00:00:02, the 00:01:00 tick's.
     assert outcome == SchedulerOutcome("stopped", ticks=3)
     assert seen_while_held == [["every5", "once"]]
+    assert started is not None
+    assert at2 <= started < at2 + timedelta(seconds=1)
+    assert _dispatch_events(history)[:4] == [
+        ("scheduled", "minute"),
+        ("scheduled", "beside"),
+        ("completed", "beside"),
+        ("completed", "minute"),
+    ]
     assert [(run.trigger_id, run.scheduled_for) for run in recorder.runs] == [
         ("every5", to_db(midnight)),
         ("once", to_db(at2)),
