@@ -322,7 +322,8 @@ def read_wakeups(
     """The scheduler's side of each (nominal, workflow started) run: how long the tick before
     ran on past the nominal instant (the one-time run is dispatched beside it, so this is not
     part of its lateness), then from the nominal instant to the wake-up's workflow task, its
-    queue wait, the task itself (the "still current?" check, a local activity), the dispatch
+    queue wait, the task itself (at a minute, with the "still current?" check as a local
+    activity; beside a minute's dispatch, the check is the dispatch's own), the dispatch
     activity's queue wait, and from its start to this run's. Also how long each minute tick's
     dispatch activity ran."""
     wakes: list[_Wake] = []
@@ -366,7 +367,7 @@ def read_wakeups(
         out.add("s0 the tick before ran on past nominal by", max(previous - nominal, 0.0))
         out.add("s1 nominal -> wake-up task scheduled", scheduled - nominal)
         out.add("s2 wake-up task queue", task_started - scheduled)
-        out.add("s3 wake-up task (the local check)", completed - task_started)
+        out.add("s3 wake-up task", completed - task_started)
         out.add("s4 dispatch activity queue", wake.started - wake.scheduled)
         out.add("s5 dispatch started -> run started", started - wake.started)
 
