@@ -234,7 +234,8 @@ class SchedulerWorkflow:
                 superseded = True
                 break
             dispatched += 1
-            beside_until = at
+            if counters is not None:  # a failed one leaves its instant due: woken for again
+                beside_until = at
             upcoming = from_db(counters.next_after_at) if counters else None
         try:
             counters = await minute
