@@ -159,15 +159,15 @@ class DispatchActivities:
 
     @activity.defn(name="scheduler.dispatch")
     async def dispatch(self, input: DispatchInput) -> TickCounters:
-        """One tick: sync, find, start, then advance; persist and log the counters. A tick
-        beside the minute's (`after`) first makes the "still current?" check itself."""
+        """One tick: sync, find, start, then advance; persist and log the counters. A tick for
+        a one-time instant (`check`) first makes the "still current?" check itself."""
         clock = time.monotonic()
         as_of = from_db(input.as_of)
         if as_of is None:
             raise ValueError(f"as_of is not a timestamp: {input.as_of!r}")
         after = from_db(input.after)
         counters = TickCounters(generation=input.generation, as_of=input.as_of)
-        if after is not None and not await self._in_thread(self._is_current, input.generation):
+        if input.check and not await self._in_thread(self._is_current, input.generation):
             counters.superseded = True
             return counters
         alive = asyncio.create_task(_keep_alive(counters))

@@ -82,9 +82,11 @@ class Peek:
 class DispatchInput:
     generation: int
     as_of: str  # UTC `YYYY-MM-DDTHH:MM:SSZ`, from the workflow's clock
-    # A tick beside the minute's, still running: only instants after that tick's `as_of`; such
-    # a tick asks "still current?" itself first, so its wake-up waits for no local activity.
+    # A tick beside the minute's, still running: only instants after that tick's `as_of`.
     after: str | None = None
+    # Ask "still current?" first, in the activity: the wake-up for a one-time instant then
+    # waits for no local activity in a worker busy with the minute's runs.
+    check: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,8 @@ class TickCounters:
     # The earliest instant still scheduled after `as_of`: what a one-time tick that ran beside
     # the minute's wakes for next (rows at or before the minute are that tick's to advance).
     next_after_at: str | None = None
-    # A tick beside the minute's that found a newer generation registered, and did nothing.
+    # A checking tick (`DispatchInput.check`) that found a newer generation registered, and so
+    # did nothing.
     superseded: bool = False
 
     def as_dict(self) -> dict[str, Any]:

@@ -89,11 +89,13 @@ class SchedulerWorkflow:
         if told is not None and (self._told is None or told < self._told):
             self._told = told
 
-    async def _sleep(self, tick_seconds: int, early: datetime | None) -> None:
-        """Until the next tick or `early`, shortened by a wake signal for a sooner instant."""
+    async def _sleep(self, tick_seconds: int, early: datetime | None) -> bool:
+        """Until the next tick or `early`, shortened by a wake signal for a sooner instant;
+        whether it woke before the next tick (for a one-time instant)."""
+        tick = workflow.now() + until_next_tick(workflow.now(), tick_seconds)
         if not workflow.patched(_WAKE_PATCH):
             await workflow.sleep(until_wake(workflow.now(), tick_seconds, early))
-            return
+            return workflow.now() < tick
         while True:
             planned = min((t for t in (early, self._told) if t is not None), default=None)
             if planned is not None and planned <= workflow.now():
@@ -107,6 +109,7 @@ class SchedulerWorkflow:
             except TimeoutError:
                 break
         self._told = None
+        return workflow.now() < tick
 
     async def _is_current(self, generation: int) -> bool:
         """The "still current?" check, a local activity of the task the wake-up runs in (patch
@@ -150,9 +153,9 @@ class SchedulerWorkflow:
                 or workflow.info().is_continue_as_new_suggested()
             ):
                 workflow.continue_as_new(replace(input, ticks_before=ticks))
-            await self._sleep(input.tick_seconds, early)
+            woke_early = await self._sleep(input.tick_seconds, early)
             if workflow.patched(_BESIDE_PATCH):
-                tick = await self._tick(input)
+                tick = await (self._early_tick(input) if woke_early else self._tick(input))
                 ticks += tick.dispatched
                 if tick.superseded:
                     return SchedulerOutcome("superseded", ticks=ticks)
@@ -188,6 +191,18 @@ class SchedulerWorkflow:
             retry_policy=_STATE_RETRY,
         )
         return peek
+
+    async def _early_tick(self, input: SchedulerInput) -> _Tick:
+        """A wake-up for a one-time instant, the minute's dispatch over: one dispatch, which
+        makes the check itself, so the wake-up waits for no local activity in a worker that may
+        still be busy with the minute's runs. What it leaves due inside the minute it reports."""
+        counters = await self._dispatch(
+            DispatchInput(input.generation, to_db(workflow.now()), check=True)
+        )
+        if counters is not None and counters.superseded:
+            return _Tick(dispatched=0, superseded=True, early=None)
+        early = from_db(counters.next_due_at) if counters else None
+        return _Tick(dispatched=1, superseded=False, early=early)
 
     async def _tick(self, input: SchedulerInput) -> _Tick:
         """Check, dispatch the tick, and meanwhile dispatch each one-time instant that comes
@@ -229,7 +244,9 @@ class SchedulerWorkflow:
                 self._told = None
             # The dispatch beside the minute's makes the check itself: the wake-up schedules it
             # at once, with no local activity to wait for inside a busy worker.
-            counters = await self._dispatch(DispatchInput(input.generation, to_db(at), to_db(now)))
+            counters = await self._dispatch(
+                DispatchInput(input.generation, to_db(at), after=to_db(now), check=True)
+            )
             if counters is not None and counters.superseded:
                 superseded = True
                 break

@@ -163,7 +163,7 @@ async def test_a_dispatch_beside_the_minutes_takes_only_what_came_due_after_its_
     activities = scene.activities()
 
     beside = await activities.dispatch(
-        DispatchInput(generation=1, as_of="2026-03-02T10:00:02Z", after=AS_OF)
+        DispatchInput(generation=1, as_of="2026-03-02T10:00:02Z", after=AS_OF, check=True)
     )
 
     assert beside.superseded is False
@@ -174,11 +174,12 @@ async def test_a_dispatch_beside_the_minutes_takes_only_what_came_due_after_its_
     assert (beside.next_due_at, beside.next_after_at) == (AS_OF, "2026-03-02T10:00:40Z")
 
 
-async def test_a_dispatch_beside_the_minutes_of_a_superseded_generation_does_nothing(
+async def test_a_checking_dispatch_of_a_superseded_generation_does_nothing(
     scene: Scene,
 ) -> None:
-    """It makes the "still current?" check itself: generation 2 registered, generation 1's
-    dispatch at 10:00:40 syncs nothing, starts nothing and records no tick."""
+    """A dispatch for a one-time instant makes the "still current?" check itself: generation 2
+    registered, generation 1's dispatch at 10:00:40 syncs nothing, starts nothing and records no
+    tick."""
     add_triggers(
         scene.store,
         scene.branch,
@@ -188,7 +189,7 @@ async def test_a_dispatch_beside_the_minutes_of_a_superseded_generation_does_not
     _register(scene, generation=2)
 
     beside = await scene.activities().dispatch(
-        DispatchInput(generation=1, as_of="2026-03-02T10:00:40Z", after=AS_OF)
+        DispatchInput(generation=1, as_of="2026-03-02T10:00:40Z", after=AS_OF, check=True)
     )
 
     assert beside == TickCounters(generation=1, as_of="2026-03-02T10:00:40Z", superseded=True)

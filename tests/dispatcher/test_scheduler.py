@@ -79,6 +79,14 @@ def _dispatch_events(history: WorkflowHistory) -> list[tuple[str, str]]:
     return events
 
 
+def _local_activities(history: WorkflowHistory) -> int:
+    return sum(
+        event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+        for event in history.events
+        if event.HasField("marker_recorded_event_attributes")
+    )
+
+
 async def test_a_five_minute_trigger_over_a_day_dispatches_exactly_288_runs(
     time_skipping_env: WorkflowEnvironment,
     manage_store: ManageStore,
@@ -276,9 +284,12 @@ async def test_a_one_time_trigger_fires_at_its_second_and_cron_keeps_its_minute(
     outcome, recorder = await run_scheduler(client, task_queue, activities, 3)
     once_id = runner_workflow_id(tenant, "p1", "agent-1", "once", to_slot(at27))
     started = (await client.get_workflow_handle(once_id).describe()).start_time
+    history = await client.get_workflow_handle(scheduler_workflow_id("d1")).fetch_history()
 
-    # Ticks at 00:00:00 (every5, and "once" known to be due at :27), 00:00:27, 00:01:00.
+    # Ticks at 00:00:00 (every5, and "once" known to be due at :27), 00:00:27, 00:01:00; the
+    # one at :27 is its dispatch alone, which checks itself (local activities: the minutes').
     assert outcome == SchedulerOutcome("stopped", ticks=3)
+    assert _local_activities(history) == 2
     assert [(run.trigger_id, run.scheduled_for) for run in recorder.runs] == [
         ("every5", to_db(midnight)),
         ("once", to_db(at27)),
