@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
+from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
     from dispatcher.activities import DispatchActivities
@@ -168,16 +169,23 @@ class SchedulerWorkflow:
             ticks += 1
         return SchedulerOutcome("stopped", ticks=ticks)
 
+    def _start_dispatch(self, input: DispatchInput) -> ActivityHandle[TickCounters]:
+        return workflow.start_activity_method(
+            DispatchActivities.dispatch,
+            input,
+            start_to_close_timeout=_DISPATCH_TIMEOUT,
+            heartbeat_timeout=_DISPATCH_HEARTBEAT,
+            retry_policy=_DISPATCH_RETRY,
+        )
+
     async def _dispatch(self, input: DispatchInput) -> TickCounters | None:
-        """One dispatch activity; None when it failed for good (the next tick retries)."""
+        return await self._settled(self._start_dispatch(input))
+
+    async def _settled(self, dispatch: ActivityHandle[TickCounters]) -> TickCounters | None:
+        """A dispatch activity's counters; None when it failed for good (the next tick
+        retries)."""
         try:
-            counters: TickCounters = await workflow.execute_activity_method(
-                DispatchActivities.dispatch,
-                input,
-                start_to_close_timeout=_DISPATCH_TIMEOUT,
-                heartbeat_timeout=_DISPATCH_HEARTBEAT,
-                retry_policy=_DISPATCH_RETRY,
-            )
+            counters: TickCounters = await dispatch
         except ActivityError as exc:
             workflow.logger.warning("dispatch tick failed; the next tick retries: %s", exc)
             return None
@@ -214,13 +222,7 @@ class SchedulerWorkflow:
         peek = await self._peek(input.generation, now, boundary)
         if not peek.current:
             return _Tick(dispatched=0, superseded=True, early=None)
-        minute = workflow.start_activity_method(
-            DispatchActivities.dispatch,
-            DispatchInput(input.generation, to_db(now)),
-            start_to_close_timeout=_DISPATCH_TIMEOUT,
-            heartbeat_timeout=_DISPATCH_HEARTBEAT,
-            retry_policy=_DISPATCH_RETRY,
-        )
+        minute = self._start_dispatch(DispatchInput(input.generation, to_db(now)))
         upcoming = from_db(peek.upcoming_at)
         dispatched, superseded = 1, False
         beside_until: datetime | None = None  # the `as_of` of the last dispatch beside it
@@ -254,11 +256,7 @@ class SchedulerWorkflow:
             if counters is not None:  # a failed one leaves its instant due: woken for again
                 beside_until = at
             upcoming = from_db(counters.next_after_at) if counters else None
-        try:
-            counters = await minute
-        except ActivityError as exc:
-            workflow.logger.warning("dispatch tick failed; the next tick retries: %s", exc)
-            counters = None
+        counters = await self._settled(minute)
         early = from_db(counters.next_due_at) if counters else None
         if early is not None and beside_until is not None and now < early <= beside_until:
             early = upcoming  # read before the dispatch beside it advanced that instant
