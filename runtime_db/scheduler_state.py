@@ -109,7 +109,7 @@ def record_tick(session: Session, generation: int, at: datetime, counters: dict[
         update(state)
         .where(state.id == _SINGLETON, state.generation == generation)
         .values(
-            last_tick_at=func.greatest(func.coalesce(state.last_tick_at, at), at),
+            last_tick_at=func.greatest(state.last_tick_at, at),  # GREATEST skips a NULL
             last_tick=counters,
         )
     )
