@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity, workflow
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -211,6 +211,18 @@ async def scheduler_worker(
             yield worker
 
 
+async def start_scheduler(
+    client: Client, task_queue: str, input: SchedulerInput
+) -> WorkflowHandle[SchedulerWorkflow, SchedulerOutcome]:
+    """Start the scheduler chain `input` describes, under its deployment's workflow id."""
+    return await client.start_workflow(
+        SchedulerWorkflow.run,
+        input,
+        id=scheduler_workflow_id(input.deployment_id),
+        task_queue=task_queue,
+    )
+
+
 async def run_scheduler(
     client: Client,
     task_queue: str,
@@ -221,12 +233,12 @@ async def run_scheduler(
     """Run generation 1 of deployment d1 for `ticks` ticks with a worker; what it started."""
     recorder = RunRecorder()
     async with scheduler_worker(client, task_queue, activities, recorder):
-        outcome = await client.execute_workflow(
-            SchedulerWorkflow.run,
+        handle = await start_scheduler(
+            client,
+            task_queue,
             SchedulerInput(
                 generation=1, deployment_id="d1", tick_seconds=tick_seconds, stop_after_ticks=ticks
             ),
-            id=scheduler_workflow_id("d1"),
-            task_queue=task_queue,
         )
+        outcome = await handle.result()
     return outcome, recorder

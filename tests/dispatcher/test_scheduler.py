@@ -31,6 +31,7 @@ from tests.dispatcher.conftest import (
     run_scheduler,
     schedule_of,
     scheduler_worker,
+    start_scheduler,
     trigger,
 )
 
@@ -104,8 +105,9 @@ async def test_a_five_minute_trigger_over_a_day_dispatches_exactly_288_runs(
     recorder = RunRecorder()
     activities = DispatchActivities(manage_store, session_factory, client, task_queue)
     async with scheduler_worker(client, task_queue, activities, recorder):
-        handle = await client.start_workflow(
-            SchedulerWorkflow.run,
+        handle = await start_scheduler(
+            client,
+            task_queue,
             SchedulerInput(
                 generation=1,
                 deployment_id="d1",
@@ -113,8 +115,6 @@ async def test_a_five_minute_trigger_over_a_day_dispatches_exactly_288_runs(
                 ticks_per_run=100,
                 stop_after_ticks=288,
             ),
-            id=scheduler_workflow_id("d1"),
-            task_queue=task_queue,
         )
         outcome = await handle.result()
     assert outcome == SchedulerOutcome("stopped", ticks=288)
@@ -170,18 +170,12 @@ async def test_only_the_newest_generation_dispatches_and_the_older_ends_at_its_n
     recorder = RunRecorder()
     activities = DispatchActivities(manage_store, session_factory, client, task_queue)
     async with scheduler_worker(client, task_queue, activities, recorder):
-        old = await client.start_workflow(
-            SchedulerWorkflow.run,
-            SchedulerInput(generation=1, deployment_id="d1"),
-            id=scheduler_workflow_id("d1"),
-            task_queue=task_queue,
+        old = await start_scheduler(
+            client, task_queue, SchedulerInput(generation=1, deployment_id="d1")
         )
         await time_skipping_env.sleep(timedelta(minutes=1))  # old ticks at midnight
-        new = await client.start_workflow(
-            SchedulerWorkflow.run,
-            SchedulerInput(generation=2, deployment_id="d2", stop_after_ticks=5),
-            id=scheduler_workflow_id("d2"),
-            task_queue=task_queue,
+        new = await start_scheduler(
+            client, task_queue, SchedulerInput(generation=2, deployment_id="d2", stop_after_ticks=5)
         )
         old_outcome = await old.result()
         new_outcome = await new.result()
@@ -236,11 +230,10 @@ async def test_a_crashed_advance_is_redone_by_the_next_tick(
         manage_store, session_factory, client, task_queue, advance_hook=crash_once
     )
     async with scheduler_worker(client, task_queue, activities, recorder):
-        handle = await client.start_workflow(
-            SchedulerWorkflow.run,
+        handle = await start_scheduler(
+            client,
+            task_queue,
             SchedulerInput(generation=1, deployment_id="d1", ticks_per_run=2, stop_after_ticks=3),
-            id=scheduler_workflow_id("d1"),
-            task_queue=task_queue,
         )
         outcome = await handle.result()
         runs = [
@@ -347,11 +340,8 @@ async def test_a_one_time_trigger_saved_between_ticks_fires_at_its_second_when_t
     activities = DispatchActivities(manage_store, session_factory, client, task_queue)
     recorder = RunRecorder()
     async with scheduler_worker(client, task_queue, activities, recorder):
-        handle = await client.start_workflow(
-            SchedulerWorkflow.run,
-            SchedulerInput(generation=1, deployment_id="d1", stop_after_ticks=3),
-            id=scheduler_workflow_id("d1"),
-            task_queue=task_queue,
+        handle = await start_scheduler(
+            client, task_queue, SchedulerInput(generation=1, deployment_id="d1", stop_after_ticks=3)
         )
         await time_skipping_env.sleep(35)  # the midnight tick has run; now 00:00:05
         saved_at = await time_skipping_env.get_current_time()
@@ -416,11 +406,8 @@ async def test_a_one_time_trigger_due_while_the_minutes_dispatch_runs_is_dispatc
         manage_store, session_factory, client, task_queue, advance_hook=hold_the_minute
     )
     async with scheduler_worker(client, task_queue, activities, recorder):
-        handle = await client.start_workflow(
-            SchedulerWorkflow.run,
-            SchedulerInput(generation=1, deployment_id="d1", stop_after_ticks=3),
-            id=scheduler_workflow_id("d1"),
-            task_queue=task_queue,
+        handle = await start_scheduler(
+            client, task_queue, SchedulerInput(generation=1, deployment_id="d1", stop_after_ticks=3)
         )
         outcome = await handle.result()
     history = await handle.fetch_history()
