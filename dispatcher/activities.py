@@ -5,8 +5,8 @@ branches whose head moved into schedule state; select due rows (one indexed Post
 fair across projects within the bounds); start one runner workflow per due trigger with bounded
 concurrency; and only then advance `next_run_at` by compare-and-set in PostgreSQL. A crash
 anywhere leaves the trigger due; the next tick's start is refused as a duplicate and advances it.
-The tick writes nothing to the manage store. Time is the workflow's `as_of`; nothing here reads
-the wall clock.
+The tick writes nothing to the manage store. Time is the workflow's `as_of`; the wall clock is
+read only to wait for an `as_of` the scheduler woke ahead of (`DispatchInput.lead_ms`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from dispatcher.planning import Plan, disabled_event, missed_rows, plan_of, skip
 from dispatcher.schedule_sync import moved_branches, sync_branch
 from manage_db.branches import parse_branch
 from manage_db.store import ManageStore, branch_heads
-from manage_db.timestamps import from_db, to_db
+from manage_db.timestamps import from_db, to_db, utc_now
 from runner.contract import (
     RUNNER_WORKFLOW,
     workflow_id_for,
@@ -160,13 +160,16 @@ class DispatchActivities:
     @activity.defn(name="scheduler.dispatch")
     async def dispatch(self, input: DispatchInput) -> TickCounters:
         """One tick: sync, find, start, then advance; persist and log the counters. A tick for
-        a one-time instant (`check`) first makes the "still current?" check itself."""
-        clock = time.monotonic()
+        a one-time instant (`check`) first makes the "still current?" check itself; one the
+        scheduler woke ahead of (`lead_ms`) first waits for its `as_of`."""
         as_of = from_db(input.as_of)
         if as_of is None:
             raise ValueError(f"as_of is not a timestamp: {input.as_of!r}")
         after = from_db(input.after)
         counters = TickCounters(generation=input.generation, as_of=input.as_of)
+        if input.lead_ms > 0:
+            await _until(as_of, input.lead_ms / 1000)
+        clock = time.monotonic()
         if input.check and not await self._in_thread(self._is_current, input.generation):
             counters.superseded = True
             return counters
@@ -391,6 +394,14 @@ def _observe_tick(as_of: datetime, counters: TickCounters) -> None:
     DISPATCH_DEFERRED.inc(counters.deferred)
     DISPATCH_MISSED.inc(counters.skipped_misfire)
     INVOCATIONS.labels(status="missed").inc(counters.skipped_misfire)
+
+
+async def _until(instant: datetime, most: float) -> None:
+    """Wait until `instant` by this worker's clock, `most` seconds at most: the scheduler
+    woke that long ahead, and a clock that disagrees with the server's delays nothing longer."""
+    wait = min((instant - utc_now()).total_seconds(), most)
+    if wait > 0:
+        await asyncio.sleep(wait)
 
 
 async def _keep_alive(counters: TickCounters) -> None:

@@ -9,10 +9,15 @@ While a minute's dispatch runs (seconds, for a thousand triggers), a one-time in
 that minute does not wait for it: the scheduler wakes for the instant beside it and dispatches,
 after a check of its own, only what came due after the minute's `as_of` (patch
 `beside-the-minute`).
+
+It wakes a little ahead of a one-time instant and hands the dispatch that instant as `as_of`;
+the dispatch waits for it on the worker's clock, so a server timer firing late in a busy minute
+does not make the run late (patch `lead-the-instant`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -44,6 +49,11 @@ _LOCAL_CHECK = "local-check"
 # Runs recorded before one-time instants were dispatched beside a running minute tick keep
 # their one dispatch at a time on replay.
 _BESIDE_PATCH = "beside-the-minute"
+# Runs recorded before the scheduler woke ahead of one-time instants keep waking at the instant
+# on replay.
+_LEAD_PATCH = "lead-the-instant"
+# The dispatch's wait must stay well inside its heartbeat timeout.
+_MAX_LEAD = timedelta(seconds=4)
 # Registration and the check are idempotent reads/upserts: retry until the store answers.
 _STATE_TIMEOUT = timedelta(seconds=10)
 _STATE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
@@ -112,6 +122,30 @@ class SchedulerWorkflow:
         self._told = None
         return workflow.now() < tick
 
+    async def _sleep_ahead(
+        self, tick_seconds: int, early: datetime | None, lead: timedelta
+    ) -> datetime | None:
+        """Until the next tick (None), or until `lead` before a one-time instant inside it
+        (`early`, or one a wake signal told of): that instant, for a dispatch that waits for it."""
+        next_tick = workflow.now() + until_next_tick(workflow.now(), tick_seconds)
+        while True:
+            now = workflow.now()
+            if next_tick <= now:
+                self._told = None
+                return None
+            candidates = (t for t in (early, self._told) if t is not None and t < next_tick)
+            planned = min(candidates, default=None)
+            if planned is not None and planned - lead <= now:
+                self._told = None
+                return max(planned, now)
+            wake = next_tick if planned is None else planned - lead
+            told = self._told
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda told=told: self._told != told,  # type: ignore[misc]
+                    timeout=wake - now,
+                )
+
     async def _is_current(self, generation: int) -> bool:
         """The "still current?" check, a local activity of the task the wake-up runs in (patch
         `local-check`): a tick that used to wait for an activity task and one more workflow task
@@ -148,15 +182,31 @@ class SchedulerWorkflow:
             return SchedulerOutcome("superseded", ticks=input.ticks_before)
         ticks = input.ticks_before
         early: datetime | None = None  # a due instant before the next tick, if the last knew one
+        ahead = workflow.patched(_LEAD_PATCH)
+        lead = min(timedelta(milliseconds=max(input.lead_ms, 0)), _MAX_LEAD)
         while input.stop_after_ticks is None or ticks < input.stop_after_ticks:
             if (
                 ticks - input.ticks_before >= input.ticks_per_run
                 or workflow.info().is_continue_as_new_suggested()
             ):
                 workflow.continue_as_new(replace(input, ticks_before=ticks))
+            if ahead:
+                instant = await self._sleep_ahead(input.tick_seconds, early, lead)
+                tick = await (
+                    self._tick(input, lead) if instant is None else self._early_tick(input, instant)
+                )
+                ticks += tick.dispatched
+                if tick.superseded:
+                    return SchedulerOutcome("superseded", ticks=ticks)
+                early = tick.early
+                continue
             woke_early = await self._sleep(input.tick_seconds, early)
             if workflow.patched(_BESIDE_PATCH):
-                tick = await (self._early_tick(input) if woke_early else self._tick(input))
+                tick = await (
+                    self._early_tick(input, workflow.now())
+                    if woke_early
+                    else self._tick(input, timedelta(0))
+                )
                 ticks += tick.dispatched
                 if tick.superseded:
                     return SchedulerOutcome("superseded", ticks=ticks)
@@ -200,23 +250,24 @@ class SchedulerWorkflow:
         )
         return peek
 
-    async def _early_tick(self, input: SchedulerInput) -> _Tick:
-        """A wake-up for a one-time instant, the minute's dispatch over: one dispatch, which
+    async def _early_tick(self, input: SchedulerInput, instant: datetime) -> _Tick:
+        """A wake-up for the one-time `instant`, the minute's dispatch over: one dispatch, which
         makes the check itself, so the wake-up waits for no local activity in a worker that may
         still be busy with the minute's runs. What it leaves due inside the minute it reports."""
         counters = await self._dispatch(
-            DispatchInput(input.generation, to_db(workflow.now()), check=True)
+            DispatchInput(input.generation, to_db(instant), check=True, lead_ms=_ahead_ms(instant))
         )
         if counters is not None and counters.superseded:
             return _Tick(dispatched=0, superseded=True, early=None)
         early = from_db(counters.next_due_at) if counters else None
         return _Tick(dispatched=1, superseded=False, early=early)
 
-    async def _tick(self, input: SchedulerInput) -> _Tick:
+    async def _tick(self, input: SchedulerInput, lead: timedelta) -> _Tick:
         """Check, dispatch the tick, and meanwhile dispatch each one-time instant that comes
         due before both the next tick and the end of this tick's dispatch, each with a check of
-        its own (inside that dispatch). One dispatch beside the minute's at a time, and only of
-        instants after the minute's `as_of`, so the two never take the same trigger."""
+        its own (inside that dispatch), woken `lead` ahead of it. One dispatch beside the minute's
+        at a time, and only of instants after the minute's `as_of`, so the two never take the
+        same trigger."""
         now = workflow.now()
         boundary = now + until_next_tick(now, input.tick_seconds)
         peek = await self._peek(input.generation, now, boundary)
@@ -231,7 +282,7 @@ class SchedulerWorkflow:
             if planned is None or planned >= boundary:
                 planned = None
             told = self._told
-            timeout = None if planned is None else planned - workflow.now()
+            timeout = None if planned is None else planned - lead - workflow.now()
             if timeout is None or timeout > timedelta(0):
                 try:
                     await workflow.wait_condition(
@@ -241,13 +292,19 @@ class SchedulerWorkflow:
                     continue
                 except TimeoutError:
                     pass
-            at = workflow.now()
+            at = workflow.now() if planned is None else max(workflow.now(), planned)
             if self._told is not None and self._told <= at:
                 self._told = None
             # The dispatch beside the minute's makes the check itself: the wake-up schedules it
             # at once, with no local activity to wait for inside a busy worker.
             counters = await self._dispatch(
-                DispatchInput(input.generation, to_db(at), after=to_db(now), check=True)
+                DispatchInput(
+                    input.generation,
+                    to_db(at),
+                    after=to_db(now),
+                    check=True,
+                    lead_ms=_ahead_ms(at),
+                )
             )
             if counters is not None and counters.superseded:
                 superseded = True
@@ -261,6 +318,11 @@ class SchedulerWorkflow:
         if early is not None and beside_until is not None and now < early <= beside_until:
             early = upcoming  # read before the dispatch beside it advanced that instant
         return _Tick(dispatched=dispatched, superseded=superseded, early=early)
+
+
+def _ahead_ms(instant: datetime) -> int:
+    """How far ahead of `instant` the workflow's clock is, in whole milliseconds (0 past it)."""
+    return max(round((instant - workflow.now()) / timedelta(milliseconds=1)), 0)
 
 
 @dataclass(frozen=True)

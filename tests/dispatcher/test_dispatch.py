@@ -10,7 +10,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -22,7 +22,7 @@ from dispatcher.models import DispatchInput, DispatchLimits, TickCounters
 from dispatcher.schedule_sync import sync_branch
 from manage_db.branches import project_branch
 from manage_db.store import branch_heads
-from manage_db.timestamps import to_db
+from manage_db.timestamps import to_db, to_slot
 from manage_db.triggers import replace_trigger
 from runner.contract import RunnerInput
 from runtime_db.models import Invocation
@@ -198,6 +198,53 @@ async def test_a_checking_dispatch_of_a_superseded_generation_does_nothing(
         state = current_state(session)
     assert state is not None
     assert (state.generation, state.last_tick_at) == (2, None)
+
+
+async def test_a_dispatch_woken_ahead_of_its_instant_starts_nothing_before_it(
+    scene: Scene,
+) -> None:
+    """The scheduler woke 2 s ahead of a one-time instant (`lead_ms`): the dispatch waits for
+    the instant on this worker's clock before it checks, finds and starts anything."""
+    instant = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    add_triggers(
+        scene.store,
+        scene.branch,
+        trigger("once", run_at=to_db(instant), next_run_at=to_db(instant)),
+    )
+    _register(scene, generation=1)
+
+    counters = await scene.activities().dispatch(
+        DispatchInput(generation=1, as_of=to_db(instant), check=True, lead_ms=2000)
+    )
+    returned = datetime.now(UTC)
+    started = (
+        await scene.env.client.get_workflow_handle(
+            scene.run_id("once", to_slot(instant))
+        ).describe()
+    ).start_time
+
+    assert (counters.superseded, counters.due, counters.started) == (False, 1, 1)
+    assert started is not None
+    assert instant <= started <= returned
+
+
+async def test_a_dispatch_waits_for_its_instant_no_longer_than_the_lead(scene: Scene) -> None:
+    """A worker clock an hour behind the scheduler's delays the dispatch by the lead at most;
+    the dispatch then takes what is due at its `as_of`, as any tick does."""
+    instant = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    add_triggers(
+        scene.store,
+        scene.branch,
+        trigger("once", run_at=to_db(instant), next_run_at=to_db(instant)),
+    )
+    _register(scene, generation=1)
+
+    counters = await scene.activities().dispatch(
+        DispatchInput(generation=1, as_of=to_db(instant), check=True, lead_ms=300)
+    )
+
+    assert (counters.superseded, counters.due, counters.started) == (False, 1, 1)
+    assert await _exists(scene.env.client, scene.run_id("once", to_slot(instant)))
 
 
 async def test_the_basis_is_the_scheduled_instant_not_the_late_tick(

@@ -1,15 +1,17 @@
 """Recorded SchedulerWorkflow histories still replay: a change that breaks determinism (and so
 every scheduler running at deploy time) fails here first.
 
-The histories come from `test_a_crashed_advance_is_redone_by_the_next_tick` and (the one with a
+The histories come from `test_a_crashed_advance_is_redone_by_the_next_tick`, (the one with a
 dispatch beside a running minute tick) `test_a_one_time_trigger_due_while_the_minutes_dispatch_
-runs_is_dispatched_beside_it`; rerecord them with `TIMEKEEPER_RECORD_HISTORIES=1 pytest
-tests/dispatcher/test_scheduler.py -k "crashed or beside"` only when a change is meant to be
-incompatible (and ships with a new workflow name or a patch marker). The plain histories were
-recorded before the `wake-signal` patch, the `_wake_signal` ones after, the `_local_check` ones
-after the check became a local activity (`local-check`), the `_beside` ones after one-time
-instants were dispatched beside a running minute tick (`beside-the-minute`); rename what a new
-recording writes accordingly.
+runs_is_dispatched_beside_it` and (`ahead_of_the_instant`) `test_a_one_time_trigger_fires_at_
+its_second_and_cron_keeps_its_minute`; rerecord them with `TIMEKEEPER_RECORD_HISTORIES=1 pytest
+tests/dispatcher/test_scheduler.py -k "crashed or beside or its_second_and_cron"` only when a
+change is meant to be incompatible (and ships with a new workflow name or a patch marker). The
+plain histories were recorded before the `wake-signal` patch, the `_wake_signal` ones after, the
+`_local_check` ones after the check became a local activity (`local-check`), the `_beside` ones
+after one-time instants were dispatched beside a running minute tick (`beside-the-minute`), the
+`_ahead` ones (and `ahead_of_the_instant`) after the scheduler woke ahead of one-time instants
+(`lead-the-instant`); rename what a new recording writes accordingly.
 """
 
 from __future__ import annotations
@@ -28,12 +30,16 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 def test_histories_are_recorded() -> None:
     assert [path.name for path in HISTORIES] == [
+        "scheduler_ahead_of_the_instant.json",
         "scheduler_beside_the_minute.json",
+        "scheduler_beside_the_minute_ahead.json",
         "scheduler_continued_to_stop.json",
+        "scheduler_continued_to_stop_ahead.json",
         "scheduler_continued_to_stop_beside.json",
         "scheduler_continued_to_stop_local_check.json",
         "scheduler_continued_to_stop_wake_signal.json",
         "scheduler_crash_and_continue.json",
+        "scheduler_crash_and_continue_ahead.json",
         "scheduler_crash_and_continue_beside.json",
         "scheduler_crash_and_continue_local_check.json",
         "scheduler_crash_and_continue_wake_signal.json",

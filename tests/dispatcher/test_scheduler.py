@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import WorkflowHistory
+from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from dispatcher.activities import DispatchActivities
-from dispatcher.models import SchedulerInput, SchedulerOutcome, scheduler_workflow_id
+from dispatcher.models import DispatchInput, SchedulerInput, SchedulerOutcome, scheduler_workflow_id
 from dispatcher.schedule_sync import sync_branch
 from dispatcher.workflows import SchedulerWorkflow
 from manage_db.store import ManageStore
@@ -78,6 +78,20 @@ def _dispatch_events(history: WorkflowHistory) -> list[tuple[str, str]]:
             if scheduled in kinds:
                 events.append(("completed", kinds[scheduled]))
     return events
+
+
+async def _dispatch_inputs(
+    client: Client, history: WorkflowHistory
+) -> list[tuple[datetime, DispatchInput]]:
+    """Each dispatch activity the scheduler scheduled: when (its clock), and with what input."""
+    dispatches = []
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            attrs = event.activity_task_scheduled_event_attributes
+            if attrs.activity_type.name == "scheduler.dispatch":
+                [input] = await client.data_converter.decode(attrs.input.payloads, [DispatchInput])
+                dispatches.append((event.event_time.ToDatetime(tzinfo=UTC), input))
+    return dispatches
 
 
 def _local_activities(history: WorkflowHistory) -> int:
@@ -280,9 +294,18 @@ async def test_a_one_time_trigger_fires_at_its_second_and_cron_keeps_its_minute(
     history = await client.get_workflow_handle(scheduler_workflow_id("d1")).fetch_history()
 
     # Ticks at 00:00:00 (every5, and "once" known to be due at :27), 00:00:27, 00:01:00; the
-    # one at :27 is its dispatch alone, which checks itself (local activities: the minutes').
+    # one at :27 is its dispatch alone, which checks itself (local activities: the minutes'),
+    # scheduled 2 s ahead and waiting for its instant.
     assert outcome == SchedulerOutcome("stopped", ticks=3)
     assert _local_activities(history) == 2
+    [(_, first), (woke, second), (_, third)] = await _dispatch_inputs(client, history)
+    assert (first.as_of, third.as_of) == (to_db(midnight), to_db(midnight + timedelta(minutes=1)))
+    assert (second.as_of, second.after, second.check) == (to_db(at27), None, True)
+    assert at27 - timedelta(seconds=2) <= woke < at27 - timedelta(seconds=1)
+    assert 1000 < second.lead_ms <= 2000
+    await Replayer(workflows=[SchedulerWorkflow]).replay_workflow(history)
+    if os.environ.get("TIMEKEEPER_RECORD_HISTORIES"):
+        (HISTORIES / "scheduler_ahead_of_the_instant.json").write_text(history.to_json())
     assert [(run.trigger_id, run.scheduled_for) for run in recorder.runs] == [
         ("every5", to_db(midnight)),
         ("once", to_db(at27)),
@@ -439,3 +462,56 @@ async def test_a_one_time_trigger_due_while_the_minutes_dispatch_runs_is_dispatc
     await Replayer(workflows=[SchedulerWorkflow]).replay_workflow(history)
     if os.environ.get("TIMEKEEPER_RECORD_HISTORIES"):
         (HISTORIES / "scheduler_beside_the_minute.json").write_text(history.to_json())
+
+
+async def test_a_wake_up_that_runs_past_the_minute_does_not_skip_that_minutes_tick(
+    time_skipping_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    branch: str,
+    tenant: str,
+) -> None:
+    """The dispatch for a one-time trigger at 00:00:59 is held past 00:01:04: the instant it
+    reports still due (00:01) is dispatched as soon as it ends, so the every-minute trigger's
+    00:01 run starts then, not at 00:02:00 with the next boundary."""
+    client = time_skipping_env.client
+    midnight = await park_before_midnight(time_skipping_env)
+    at59 = midnight + timedelta(seconds=59)
+    add_triggers(
+        manage_store,
+        branch,
+        trigger("every1", cron="* * * * *", next_run_at=to_db(midnight)),
+        trigger("once", run_at=to_db(at59), next_run_at=to_db(at59)),
+    )
+    loop = asyncio.get_running_loop()
+    advances: list[str] = []
+
+    def hold_the_one_time_dispatch(branch_name: str) -> None:
+        advances.append(branch_name)
+        if len(advances) == 2:  # the 00:00:59 dispatch: move the server's clock past 00:01
+            asyncio.run_coroutine_threadsafe(time_skipping_env.sleep(5), loop).result(timeout=20)
+
+    activities = DispatchActivities(
+        manage_store, session_factory, client, task_queue, advance_hook=hold_the_one_time_dispatch
+    )
+    outcome, recorder = await run_scheduler(client, task_queue, activities, 3)
+    minute_run = runner_workflow_id(
+        tenant, "p1", "agent-1", "every1", to_slot(midnight + timedelta(minutes=1))
+    )
+    started = (await client.get_workflow_handle(minute_run).describe()).start_time
+    history = await client.get_workflow_handle(scheduler_workflow_id("d1")).fetch_history()
+
+    assert outcome == SchedulerOutcome("stopped", ticks=3)
+    assert [(run.trigger_id, run.scheduled_for) for run in recorder.runs] == [
+        ("every1", to_db(midnight)),
+        ("once", to_db(at59)),
+        ("every1", to_db(midnight + timedelta(minutes=1))),
+    ]
+    assert started is not None
+    assert midnight + timedelta(minutes=1, seconds=4) <= started
+    assert started < midnight + timedelta(minutes=1, seconds=30)
+    [(_, first), (_, second), (ticked, third)] = await _dispatch_inputs(client, history)
+    assert (first.as_of, second.as_of) == (to_db(midnight), to_db(at59))
+    assert third.as_of == to_db(ticked)
+    assert midnight + timedelta(minutes=1, seconds=4) <= ticked <= started
