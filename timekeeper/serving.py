@@ -25,7 +25,7 @@ from telemetry.metrics import REGISTRY
 from timekeeper.app import create_app
 from timekeeper.settings import Settings, task_queue_for
 from timekeeper.wiring import Stores, connect_temporal
-from timekeeper.worker import WorkerDeps, build_alert_worker, build_worker
+from timekeeper.worker import WorkerDeps, build_alert_worker, build_worker, run_slots
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,10 @@ async def serve(
     client = await connect_temporal(settings, temporal_address)
     tasks: list[asyncio.Task[None]] = []
     server: _Server | None = None
-    async with httpx.AsyncClient() as http:
+    # A connection for every run the worker holds: httpx's default pool (100) made a burst's
+    # deliveries queue for one, and that wait counted against the agent's own timeout.
+    limits = httpx.Limits(max_connections=run_slots(settings), max_keepalive_connections=100)
+    async with httpx.AsyncClient(limits=limits) as http:
         with (
             ThreadPoolExecutor(max_workers=64) as executor,
             ThreadPoolExecutor(max_workers=4, thread_name_prefix="timekeeper-dispatch") as ticks,

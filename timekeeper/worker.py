@@ -61,8 +61,17 @@ def _components(deps: WorkerDeps) -> tuple[list[type], list[Any]]:
     return workflows, activities
 
 
+def run_slots(settings: Settings) -> int:
+    """Runs one worker holds at once: a whole minute's burst (`dispatch_max_per_tick` runs, each
+    holding a workflow-task slot while its local activity works, and an HTTP connection while it
+    delivers) and room beside it for the scheduler and manual runs. With fewer, a burst's eager
+    starts found no slot and went round through the server's queue (up to 7 s at 1,000 runs)."""
+    return max(200, settings.dispatch_max_per_tick + 100)
+
+
 def build_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker:
     workflows, activities = _components(deps)
+    slots = run_slots(deps.settings)
     return Worker(
         deps.client,
         task_queue=deps.settings.effective_task_queue,
@@ -70,14 +79,15 @@ def build_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker:
         activities=activities,
         activity_executor=executor,
         max_concurrent_activities=64,
-        # Twice the default: each run of a minute's burst holds a workflow-task slot while its
-        # local activity works, and a free one must remain for eager starts and for the
-        # scheduler's own wake-up (a one-time trigger due inside the burst waited for a slot).
-        max_concurrent_workflow_tasks=200,
+        # Each run of a minute's burst holds a workflow-task slot while its local activity works,
+        # and a free one must remain for eager starts and for the scheduler's own wake-up.
+        max_concurrent_workflow_tasks=slots,
+        # The scheduler must stay cached through a burst (a cache miss replays its history).
+        max_cached_workflows=2 * slots,
         # As many local-activity slots as workflow-task slots: a run holding a task never waits
         # for one, nor does the scheduler's "still current?" check behind a burst. The work
         # itself is bounded by the threads that run the store calls.
-        max_concurrent_local_activities=200,
+        max_concurrent_local_activities=slots,
         # More pollers than the default (5), and most of them on the shared queue rather than
         # the sticky one (the default gives it a fifth): a minute's burst is hundreds of new
         # runs, each a first workflow task that only the shared queue delivers.
