@@ -200,18 +200,23 @@ async def test_a_checking_dispatch_of_a_superseded_generation_does_nothing(
     assert (state.generation, state.last_tick_at) == (2, None)
 
 
-async def test_a_dispatch_woken_ahead_of_its_instant_starts_nothing_before_it(
-    scene: Scene,
-) -> None:
-    """The scheduler woke 2 s ahead of a one-time instant (`lead_ms`): the dispatch waits for
-    the instant on this worker's clock before it checks, finds and starts anything."""
-    instant = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+def _one_time_at(scene: Scene, instant: datetime) -> None:
+    """A one-time trigger "once" at `instant`, and generation 1 registered."""
     add_triggers(
         scene.store,
         scene.branch,
         trigger("once", run_at=to_db(instant), next_run_at=to_db(instant)),
     )
     _register(scene, generation=1)
+
+
+async def test_a_dispatch_woken_ahead_of_its_instant_starts_nothing_before_it(
+    scene: Scene,
+) -> None:
+    """The scheduler woke 2 s ahead of a one-time instant (`lead_ms`): the dispatch waits for
+    the instant on this worker's clock before it checks, finds and starts anything."""
+    instant = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    _one_time_at(scene, instant)
 
     counters = await scene.activities().dispatch(
         DispatchInput(generation=1, as_of=to_db(instant), check=True, lead_ms=2000)
@@ -232,12 +237,7 @@ async def test_a_dispatch_waits_for_its_instant_no_longer_than_the_lead(scene: S
     """A worker clock an hour behind the scheduler's delays the dispatch by the lead at most;
     the dispatch then takes what is due at its `as_of`, as any tick does."""
     instant = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
-    add_triggers(
-        scene.store,
-        scene.branch,
-        trigger("once", run_at=to_db(instant), next_run_at=to_db(instant)),
-    )
-    _register(scene, generation=1)
+    _one_time_at(scene, instant)
 
     counters = await scene.activities().dispatch(
         DispatchInput(generation=1, as_of=to_db(instant), check=True, lead_ms=300)
