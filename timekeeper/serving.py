@@ -80,7 +80,8 @@ async def serve(
     tasks: list[asyncio.Task[None]] = []
     server: _Server | None = None
     # A connection for every run the worker holds: httpx's default pool (100) made a burst's
-    # deliveries queue for one, and that wait counted against the agent's own timeout.
+    # deliveries queue for one, and that wait counted against the agent's own timeout. Up to
+    # 100 (httpx's default: 20) stay open between bursts for the next minute's deliveries.
     limits = httpx.Limits(max_connections=run_slots(settings), max_keepalive_connections=100)
     async with httpx.AsyncClient(limits=limits) as http:
         with (
