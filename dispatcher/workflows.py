@@ -195,28 +195,20 @@ class SchedulerWorkflow:
                 tick = await (
                     self._tick(input, lead) if instant is None else self._early_tick(input, instant)
                 )
-                ticks += tick.dispatched
-                if tick.superseded:
-                    return SchedulerOutcome("superseded", ticks=ticks)
-                early = tick.early
-                continue
-            woke_early = await self._sleep(input.tick_seconds, early)
-            if workflow.patched(_BESIDE_PATCH):
-                tick = await (
-                    self._early_tick(input, workflow.now())
-                    if woke_early
-                    else self._tick(input, timedelta(0))
-                )
-                ticks += tick.dispatched
-                if tick.superseded:
-                    return SchedulerOutcome("superseded", ticks=ticks)
-                early = tick.early
-                continue
-            if not await self._is_current(input.generation):
+            else:
+                woke_early = await self._sleep(input.tick_seconds, early)
+                if workflow.patched(_BESIDE_PATCH):
+                    tick = await (
+                        self._early_tick(input, workflow.now())
+                        if woke_early
+                        else self._tick(input, timedelta(0))
+                    )
+                else:
+                    tick = await self._one_dispatch_tick(input)
+            ticks += tick.dispatched
+            if tick.superseded:
                 return SchedulerOutcome("superseded", ticks=ticks)
-            counters = await self._dispatch(DispatchInput(input.generation, to_db(workflow.now())))
-            early = from_db(counters.next_due_at) if counters else None
-            ticks += 1
+            early = tick.early
         return SchedulerOutcome("stopped", ticks=ticks)
 
     def _start_dispatch(self, input: DispatchInput) -> ActivityHandle[TickCounters]:
@@ -249,6 +241,14 @@ class SchedulerWorkflow:
             retry_policy=_STATE_RETRY,
         )
         return peek
+
+    async def _one_dispatch_tick(self, input: SchedulerInput) -> _Tick:
+        """A tick of a run recorded before `beside-the-minute`: the check, then one dispatch."""
+        if not await self._is_current(input.generation):
+            return _Tick(dispatched=0, superseded=True, early=None)
+        counters = await self._dispatch(DispatchInput(input.generation, to_db(workflow.now())))
+        early = from_db(counters.next_due_at) if counters else None
+        return _Tick(dispatched=1, superseded=False, early=early)
 
     async def _early_tick(self, input: SchedulerInput, instant: datetime) -> _Tick:
         """A wake-up for the one-time `instant`, the minute's dispatch over: one dispatch, which
