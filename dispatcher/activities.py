@@ -61,6 +61,7 @@ from runtime_db.schedules import (
     advance_all,
     due_batch,
     earliest_next_run,
+    earliest_next_runs,
     forget_project,
     synced_heads,
 )
@@ -248,8 +249,7 @@ class DispatchActivities:
     def _next_due(self, as_of: datetime) -> tuple[str | None, str | None]:
         """The earliest instant still scheduled, and the earliest after `as_of`."""
         with self._sessions() as session:
-            earliest = earliest_next_run(session)
-            later = earliest_next_run(session, after=as_of)
+            earliest, later = earliest_next_runs(session, as_of)
         return (
             to_db(earliest) if earliest is not None else None,
             to_db(later) if later is not None else None,

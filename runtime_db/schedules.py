@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import (
     DateTime,
     Integer,
+    Select,
     SQLColumnExpression,
     String,
     Text,
@@ -401,14 +402,31 @@ def earliest_next_run(
     session: Session, *, after: datetime | None = None, before: datetime | None = None
 ) -> datetime | None:
     """The earliest instant scheduled, or the earliest strictly between `after` and `before`."""
+    value: datetime | None = session.execute(_earliest(after, before)).scalar_one_or_none()
+    return value
+
+
+def earliest_next_runs(
+    session: Session, after: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """The earliest instant scheduled, and the earliest after `after`, in one round trip: two
+    scalar subqueries, each a MIN the index answers (one MIN with a FILTER would scan them all)."""
+    row = session.execute(
+        select(_earliest().scalar_subquery(), _earliest(after=after).scalar_subquery())
+    ).one()
+    return row[0], row[1]
+
+
+def _earliest(
+    after: datetime | None = None, before: datetime | None = None
+) -> Select[datetime | None]:
     s = TriggerSchedule
     query = select(func.min(s.next_run_at)).where(s.enabled, s.next_run_at.is_not(None))
     if after is not None:
         query = query.where(s.next_run_at > after)
     if before is not None:
         query = query.where(s.next_run_at < before)
-    value: datetime | None = session.execute(query).scalar_one_or_none()
-    return value
+    return query
 
 
 def fill_next_run(

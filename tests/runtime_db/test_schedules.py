@@ -1,6 +1,7 @@
 """The dispatcher's advance: one compare-and-set statement for many triggers, where a trigger
 whose row moved since dispatch read it keeps the newer row."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,6 +13,7 @@ from runtime_db.schedules import (
     all_schedules,
     apply_definitions,
     due_batch,
+    earliest_next_runs,
 )
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -93,3 +95,20 @@ def test_advance_all_writes_the_triggers_whose_rows_are_as_read_and_skips_one_ed
 def test_advance_all_of_nothing_writes_nothing(session_factory: sessionmaker[Session]) -> None:
     with session_factory.begin() as session:
         assert advance_all(session, [], NOW) == set()
+
+
+def test_earliest_next_runs_are_the_earliest_enabled_instant_and_the_earliest_after_one(
+    session_factory: sessionmaker[Session],
+) -> None:
+    earlier = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    definitions = [
+        _definition("a"),
+        replace(_definition("b"), next_run_at=NEXT),
+        replace(_definition("off"), enabled=False, next_run_at=earlier),
+    ]
+    with session_factory.begin() as session:
+        apply_definitions(session, "t1", "p1", definitions, NOW)
+    with session_factory() as session:
+        assert earliest_next_runs(session, NOW) == (NOW, NEXT)
+        assert earliest_next_runs(session, earlier) == (NOW, NOW)
+        assert earliest_next_runs(session, NEXT) == (NOW, None)
