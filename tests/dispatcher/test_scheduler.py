@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHistory
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -462,6 +463,77 @@ async def test_a_one_time_trigger_due_while_the_minutes_dispatch_runs_is_dispatc
     await Replayer(workflows=[SchedulerWorkflow]).replay_workflow(history)
     if os.environ.get("TIMEKEEPER_RECORD_HISTORIES"):
         (HISTORIES / "scheduler_beside_the_minute.json").write_text(history.to_json())
+
+
+async def test_a_dispatch_beside_the_minute_that_fails_for_good_leaves_its_instant_due(
+    time_skipping_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    branch: str,
+    tenant: str,
+) -> None:
+    """The dispatch beside the midnight tick's, for the one-time trigger at 00:00:02, starts its
+    run and then fails for good before its advance. The instant stays due: the midnight tick
+    reports it, and the scheduler dispatches it again as soon as that tick ends, which finds
+    the run started already and advances the trigger. One run, one advance."""
+    client = time_skipping_env.client
+    midnight, at2 = await _every5_and_once(time_skipping_env, manage_store, branch, 2)
+    with session_factory.begin() as session:
+        sync_branch(manage_store, session, branch, midnight - timedelta(seconds=30))
+    loop = asyncio.get_running_loop()
+    advances: list[str] = []
+
+    def fail_the_dispatch_beside_the_minute(branch_name: str) -> None:
+        advances.append(branch_name)
+        if len(advances) == 2:
+            raise ApplicationError("the store went away", non_retryable=True)
+        if len(advances) > 1:
+            return
+        # The midnight tick: the server does not skip time while an activity runs, so move its
+        # clock past 00:00:02, and go on once the dispatch beside it has failed.
+        asyncio.run_coroutine_threadsafe(time_skipping_env.sleep(3), loop).result(timeout=20)
+        deadline = time.monotonic() + 20
+        while len(advances) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    activities = DispatchActivities(
+        manage_store,
+        session_factory,
+        client,
+        task_queue,
+        advance_hook=fail_the_dispatch_beside_the_minute,
+    )
+    outcome, recorder = await run_scheduler(client, task_queue, activities, 3)
+    once_id = runner_workflow_id(tenant, "p1", "agent-1", "once", to_slot(at2))
+    started = (await client.get_workflow_handle(once_id).describe()).start_time
+    history = await client.get_workflow_handle(scheduler_workflow_id("d1")).fetch_history()
+
+    assert outcome == SchedulerOutcome("stopped", ticks=3)
+    assert advances == [branch] * 3
+    assert [(run.trigger_id, run.scheduled_for) for run in recorder.runs] == [
+        ("every5", to_db(midnight)),
+        ("once", to_db(at2)),
+    ]
+    assert started is not None
+    assert at2 <= started < at2 + timedelta(seconds=1)
+    [(_, minute), (_, beside), (again_at, again)] = await _dispatch_inputs(client, history)
+    assert (minute.as_of, minute.after) == (to_db(midnight), None)
+    assert (beside.as_of, beside.after) == (to_db(at2), to_db(midnight))
+    assert (again.as_of, again.after, again.check) == (to_db(again_at), None, True)
+    assert at2 < again_at < midnight + timedelta(minutes=1)
+    assert _dispatch_events(history)[:4] == [
+        ("scheduled", "minute"),
+        ("scheduled", "beside"),
+        ("completed", "minute"),
+        ("scheduled", "minute"),
+    ]
+    assert schedule_of(session_factory, branch, "once") == (None, to_db(at2), 1)
+    assert schedule_of(session_factory, branch, "every5") == (
+        to_db(midnight + timedelta(minutes=5)),
+        to_db(midnight),
+        1,
+    )
 
 
 async def test_a_wake_up_that_runs_past_the_minute_does_not_skip_that_minutes_tick(
