@@ -8,7 +8,8 @@ Schedules `* * * * *` start a workflow whose activity stamps its arrival the sam
 
 Measured, for the same whole minutes in both systems (latency = arrival - nominal minute):
 p50, p99 and max; the one-time triggers' lateness (arrival - run_at); deliveries per second
-(N / spread of one minute's arrivals) against N raw `start_workflow` calls in the same run; and
+(N / spread of one minute's arrivals) against N raw `start_workflow` calls in the same run, and
+against N runs of a runner that does nothing (the server's ceiling for a workflow per run); and
 a breakdown of where a Timekeeper run spends its time, read from the runner workflows'
 histories. Prints JSON, the ratios last.
 
@@ -131,6 +132,20 @@ class BenchRaw:
         return None
 
 
+@activity.defn(name="bench.nothing")
+async def nothing() -> None:
+    return None
+
+
+@workflow.defn(name="BenchNoopRun", sandboxed=False)
+class BenchNoopRun:
+    """A runner that does nothing, shaped like ours: one workflow task, one local activity."""
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.execute_local_activity(nothing, start_to_close_timeout=timedelta(seconds=30))
+
+
 async def create_schedules(client: Client, count: int, start_at: datetime | None) -> None:
     async def one(i: int) -> None:
         schedule_id = f"bench-s{i}"
@@ -169,6 +184,40 @@ async def raw_start_rate(client: Client, count: int, concurrency: int) -> float:
     started = time.perf_counter()
     await asyncio.gather(*(start(i) for i in range(count)))
     return count / (time.perf_counter() - started)
+
+
+async def noop_run_rate(client: Client, count: int, concurrency: int) -> float:
+    """`count` runs of a runner that does nothing, started eagerly into a worker of this process
+    sized as ours is, `concurrency` starts in flight, each awaited to its close: runs per second.
+    The server's ceiling for any design that makes each run a workflow, on this machine."""
+    gate = asyncio.Semaphore(concurrency)
+    queue = "bench-noop-runs"
+
+    async def run(i: int) -> None:
+        async with gate:
+            handle = await client.start_workflow(
+                "BenchNoopRun",
+                id=f"bench-noop:{i}",
+                task_queue=queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                request_eager_start=True,
+            )
+        await handle.result()
+
+    slots = max(200, count + 100)
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[BenchNoopRun],
+        activities=[nothing],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        max_concurrent_workflow_tasks=slots,
+        max_concurrent_local_activities=slots,
+        max_cached_workflows=2 * slots,
+    ):
+        started = time.perf_counter()
+        await asyncio.gather(*(run(i) for i in range(count)))
+        return count / (time.perf_counter() - started)
 
 
 # --- seeding and the worker process ----------------------------------------------------------
@@ -403,6 +452,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         worker_process = start_worker(tmp, runtime_url, address, args.triggers + args.one_time)
         client = await Client.connect(address)
         raw_rate = await raw_start_rate(client, args.triggers, 50)
+        noop_rate = await noop_run_rate(client, args.triggers, 50)
         await create_schedules(client, args.triggers, theirs_from)
         executor = ThreadPoolExecutor(64)
         async with Worker(
@@ -424,7 +474,9 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         measured = {first.timestamp() + 60 * k for k in range(args.minutes)}
         shift = 60 * args.minutes if args.apart else 0
         theirs = {minute + shift for minute in measured}
-        result = await figures(client, args, arrivals, measured, theirs, one_time, raw_rate)
+        result = await figures(
+            client, args, arrivals, measured, theirs, one_time, raw_rate, noop_rate
+        )
     finally:
         if worker_process is not None:
             worker_process.terminate()
@@ -443,6 +495,7 @@ async def figures(
     measured_theirs: set[float],
     one_time: list[datetime],
     raw_rate: float,
+    noop_rate: float,
 ) -> dict[str, Any]:
     ours: list[float] = []
     per_minute: dict[float, list[float]] = defaultdict(list)
@@ -505,11 +558,13 @@ async def figures(
         "timekeeper_breakdown_s": breakdown.summary(),
         "one_time_breakdown_s": once_breakdown.summary(),
         "raw_starts_per_second": round(raw_rate, 1),
+        "noop_runs_per_second": round(noop_rate, 1),
         "deliveries_per_second": round(delivery_rate, 1),
         "ratio_p50": _ratio(ours_q, theirs_q, "p50"),
         "ratio_p99": _ratio(ours_q, theirs_q, "p99"),
         "ratio_max": _ratio(ours_q, theirs_q, "max"),
         "ratio_deliveries_to_raw_starts": round(delivery_rate / raw_rate, 3),
+        "ratio_noop_runs_to_raw_starts": round(noop_rate / raw_rate, 3),
     }
 
 
