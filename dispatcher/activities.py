@@ -33,6 +33,7 @@ from temporalio.service import RPCError
 
 from alerts.events import MISSED, invocation_event
 from dispatcher.models import (
+    WAKE_SIGNAL,
     CheckInput,
     DispatchInput,
     DispatchLimits,
@@ -177,6 +178,8 @@ class DispatchActivities:
         alive = asyncio.create_task(_keep_alive(counters))
         try:
             await self._in_thread(self._sync, as_of, counters)
+            if counters.branches_synced:
+                await self._tell_of_upcoming(as_of)
             await self._dispatch_due(as_of, after, counters, clock)
         finally:
             alive.cancel()
@@ -217,6 +220,25 @@ class DispatchActivities:
             over_budget = time.monotonic() - clock > self._limits.budget_seconds
             if counters.deferred == 0 or advanced == 0 or over_budget:
                 return
+
+    async def _tell_of_upcoming(self, as_of: datetime) -> None:
+        """A branch this tick synced may hold an instant the scheduler could not know of when it
+        woke: a one-time trigger committed straight to the store (a save through the API tells
+        the scheduler itself). Tell it the earliest instant after `as_of`, as a save does, so
+        one inside this minute is dispatched beside this tick rather than after it."""
+        workflow_id = activity.info().workflow_id if activity.in_activity() else None
+        upcoming = await self._in_thread(self._upcoming, as_of) if workflow_id else None
+        if workflow_id is None or upcoming is None:
+            return
+        scheduler = self._client.get_workflow_handle(workflow_id)
+        try:
+            await scheduler.signal(WAKE_SIGNAL, to_db(upcoming), rpc_timeout=_START_RPC_TIMEOUT)
+        except RPCError as exc:
+            log.warning("could not tell the scheduler of %s: %s", to_db(upcoming), exc.message)
+
+    def _upcoming(self, as_of: datetime) -> datetime | None:
+        with self._sessions() as session:
+            return earliest_next_run(session, after=as_of)
 
     async def _in_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
         """`asyncio.to_thread` on the scheduler's executor (the activity's context goes along)."""
