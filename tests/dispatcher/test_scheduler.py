@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHistory
 from temporalio.exceptions import ApplicationError
@@ -393,6 +394,9 @@ async def test_a_one_time_trigger_saved_between_ticks_fires_at_its_second_when_t
     assert _last_tick_at(session_factory) == midnight + timedelta(minutes=1)
 
 
+@pytest.mark.parametrize(
+    "through_the_api", [True, False], ids=["saved-through-the-api", "committed-to-the-store"]
+)
 async def test_a_one_time_trigger_due_while_the_minutes_dispatch_runs_is_dispatched_beside_it(
     time_skipping_env: WorkflowEnvironment,
     manage_store: ManageStore,
@@ -400,16 +404,19 @@ async def test_a_one_time_trigger_due_while_the_minutes_dispatch_runs_is_dispatc
     task_queue: str,
     branch: str,
     tenant: str,
+    through_the_api: bool,
 ) -> None:
     """The midnight tick's dispatch is held before its advance until the one-time trigger's run
     has started: the scheduler wakes at 00:00:02 beside the running dispatch and dispatches it
     then (after that dispatch's own check), not when the midnight tick ends. The dispatch beside
     it takes only what came due after midnight, so every5 (due at midnight, held) is not started
-    twice."""
+    twice. A trigger saved through the API is synced, and the tick's check finds its instant; one
+    committed straight to the store is brought by the tick's sync, which tells the scheduler."""
     client = time_skipping_env.client
     midnight, at2 = await _every5_and_once(time_skipping_env, manage_store, branch, 2)
-    with session_factory.begin() as session:  # saved through the API, which syncs what it saves
-        sync_branch(manage_store, session, branch, midnight - timedelta(seconds=30))
+    if through_the_api:  # which syncs what it saves
+        with session_factory.begin() as session:
+            sync_branch(manage_store, session, branch, midnight - timedelta(seconds=30))
     recorder = RunRecorder()
     advances: list[str] = []
     seen_while_held: list[list[str]] = []
@@ -461,66 +468,8 @@ async def test_a_one_time_trigger_due_while_the_minutes_dispatch_runs_is_dispatc
     )
     assert _last_tick_at(session_factory) == midnight + timedelta(minutes=1)
     await Replayer(workflows=[SchedulerWorkflow]).replay_workflow(history)
-    if os.environ.get("TIMEKEEPER_RECORD_HISTORIES"):
+    if through_the_api and os.environ.get("TIMEKEEPER_RECORD_HISTORIES"):
         (HISTORIES / "scheduler_beside_the_minute.json").write_text(history.to_json())
-
-
-async def test_a_one_time_trigger_the_minutes_sync_brings_is_dispatched_beside_it(
-    time_skipping_env: WorkflowEnvironment,
-    manage_store: ManageStore,
-    session_factory: sessionmaker[Session],
-    task_queue: str,
-    branch: str,
-    tenant: str,
-) -> None:
-    """The one-time trigger at 00:00:02 reaches its branch by a commit made straight to the
-    store, so the scheduler cannot know of it when it wakes at midnight; the midnight tick's
-    sync brings it, and the tick tells the scheduler, which dispatches it beside the tick (held
-    before its advance until the run has started) at 00:00:02, not when the tick ends."""
-    client = time_skipping_env.client
-    midnight, at2 = await _every5_and_once(time_skipping_env, manage_store, branch, 2)
-    recorder = RunRecorder()
-    advances: list[str] = []
-    seen_while_held: list[list[str]] = []
-    loop = asyncio.get_running_loop()
-
-    def hold_the_minute(branch_name: str) -> None:
-        advances.append(branch_name)
-        if len(advances) > 1:
-            return
-        asyncio.run_coroutine_threadsafe(time_skipping_env.sleep(3), loop).result(timeout=20)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and len(recorder.runs) < 2:
-            time.sleep(0.01)
-        seen_while_held.append([run.trigger_id for run in recorder.runs])
-
-    activities = DispatchActivities(
-        manage_store, session_factory, client, task_queue, advance_hook=hold_the_minute
-    )
-    async with scheduler_worker(client, task_queue, activities, recorder):
-        handle = await start_scheduler(
-            client, task_queue, SchedulerInput(generation=1, deployment_id="d1", stop_after_ticks=3)
-        )
-        outcome = await handle.result()
-    history = await handle.fetch_history()
-    once_id = runner_workflow_id(tenant, "p1", "agent-1", "once", to_slot(at2))
-    started = (await client.get_workflow_handle(once_id).describe()).start_time
-
-    assert outcome == SchedulerOutcome("stopped", ticks=3)
-    assert seen_while_held == [["every5", "once"]]
-    assert started is not None
-    assert at2 <= started < at2 + timedelta(seconds=1)
-    assert _dispatch_events(history)[:4] == [
-        ("scheduled", "minute"),
-        ("scheduled", "beside"),
-        ("completed", "beside"),
-        ("completed", "minute"),
-    ]
-    assert [(run.trigger_id, run.scheduled_for) for run in recorder.runs] == [
-        ("every5", to_db(midnight)),
-        ("once", to_db(at2)),
-    ]
-    assert schedule_of(session_factory, branch, "once") == (None, to_db(at2), 1)
 
 
 async def test_a_dispatch_beside_the_minute_that_fails_for_good_leaves_its_instant_due(
