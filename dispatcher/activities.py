@@ -78,7 +78,8 @@ from telemetry.metrics import (
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-_START_RPC_TIMEOUT = timedelta(seconds=10)
+# A start or a signal that the server does not answer in this long is failed, not waited on.
+_RPC_TIMEOUT = timedelta(seconds=10)
 _HEARTBEAT_EVERY = 1.0  # seconds; the workflow's heartbeat timeout is 5
 # Triggers planned, started and advanced together; slices of a batch run concurrently.
 _CHUNK = 100
@@ -232,7 +233,7 @@ class DispatchActivities:
             return
         scheduler = self._client.get_workflow_handle(workflow_id)
         try:
-            await scheduler.signal(WAKE_SIGNAL, to_db(upcoming), rpc_timeout=_START_RPC_TIMEOUT)
+            await scheduler.signal(WAKE_SIGNAL, to_db(upcoming), rpc_timeout=_RPC_TIMEOUT)
         except RPCError as exc:
             log.warning("could not tell the scheduler of %s: %s", to_db(upcoming), exc.message)
 
@@ -329,7 +330,7 @@ class DispatchActivities:
                         id=workflow_id,
                         task_queue=self._task_queue,
                         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                        rpc_timeout=_START_RPC_TIMEOUT,
+                        rpc_timeout=_RPC_TIMEOUT,
                         # The run's first workflow task comes back with the start, to this
                         # worker (when it has a free slot): no trip through the task queue.
                         request_eager_start=True,
