@@ -32,8 +32,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from alerts.events import MISSED, invocation_event
+from dispatcher.control import wake_scheduler_for
 from dispatcher.models import (
-    WAKE_SIGNAL,
     CheckInput,
     DispatchInput,
     DispatchLimits,
@@ -229,13 +229,8 @@ class DispatchActivities:
         one inside this minute is dispatched beside this tick rather than after it."""
         workflow_id = activity.info().workflow_id if activity.in_activity() else None
         upcoming = await self._in_thread(self._upcoming, as_of) if workflow_id else None
-        if workflow_id is None or upcoming is None:
-            return
-        scheduler = self._client.get_workflow_handle(workflow_id)
-        try:
-            await scheduler.signal(WAKE_SIGNAL, to_db(upcoming), rpc_timeout=_RPC_TIMEOUT)
-        except RPCError as exc:
-            log.warning("could not tell the scheduler of %s: %s", to_db(upcoming), exc.message)
+        if workflow_id is not None and upcoming is not None:
+            await wake_scheduler_for(self._client, workflow_id, upcoming, _RPC_TIMEOUT)
 
     def _upcoming(self, as_of: datetime) -> datetime | None:
         with self._sessions() as session:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,7 +18,13 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from dispatcher.models import SCHEDULER_WORKFLOW, SchedulerInput, scheduler_workflow_id
+from dispatcher.models import (
+    SCHEDULER_WORKFLOW,
+    WAKE_SIGNAL,
+    SchedulerInput,
+    scheduler_workflow_id,
+)
+from manage_db.timestamps import to_db
 from runtime_db.scheduler_state import (
     Allocation,
     allocate_generation,
@@ -143,6 +150,21 @@ async def _start(client: Client, allocation: Allocation, tick_seconds: int, rest
         return description.run_id
     assert handle.result_run_id is not None
     return handle.result_run_id
+
+
+async def wake_scheduler_for(
+    client: Client, workflow_id: str, instant: datetime, rpc_timeout: timedelta | None = None
+) -> bool:
+    """Tell the scheduler of a due instant it may not know of (the `wake` signal); False, and
+    logged, when the server did not take it: the instant is then dispatched by the next tick."""
+    try:
+        await client.get_workflow_handle(workflow_id).signal(
+            WAKE_SIGNAL, to_db(instant), rpc_timeout=rpc_timeout
+        )
+    except RPCError as exc:
+        log.warning("could not wake the scheduler for %s: %s", to_db(instant), exc.message)
+        return False
+    return True
 
 
 async def latest_run(client: Client, workflow_id: str) -> WorkflowExecutionDescription | None:

@@ -8,19 +8,13 @@ otherwise wait for the next tick; this signal lets it fire on its instant.
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import datetime
 
-from temporalio.service import RPCError
-
-from dispatcher.models import WAKE_SIGNAL
+from dispatcher.control import wake_scheduler_for
 from dispatcher.workflows import until_next_tick
-from manage_db.timestamps import to_db
 from runtime_db.scheduler_state import current_state
 from runtime_db.schedules import earliest_next_run
 from service.context import ServiceContext
-
-log = logging.getLogger(__name__)
 
 
 async def wake_scheduler(ctx: ServiceContext) -> datetime | None:
@@ -40,9 +34,6 @@ async def wake_scheduler(ctx: ServiceContext) -> datetime | None:
         return None
     if not now < earliest < now + until_next_tick(now, ctx.tick_seconds):
         return None
-    try:
-        await ctx.temporal.get_workflow_handle(workflow_id).signal(WAKE_SIGNAL, to_db(earliest))
-    except RPCError as exc:
-        log.warning("could not wake the scheduler for %s: %s", to_db(earliest), exc.message)
+    if not await wake_scheduler_for(ctx.temporal, workflow_id, earliest):
         return None
     return earliest
