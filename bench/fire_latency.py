@@ -11,9 +11,11 @@ p50, p99 and max; the one-time triggers' lateness (arrival - run_at); deliveries
 (N / spread of one minute's arrivals) against N raw `start_workflow` calls in the same run, and
 against N runs of a runner that does nothing (the server's ceiling for a workflow per run); and
 a breakdown of where a Timekeeper run spends its time, read from the runner workflows'
-histories. Prints JSON, the ratios last.
+histories. A one-time run that never reached the agent is listed with its runner's status and
+its invocation's recorded attempts (`one_time_not_arrived`); `--keep` keeps the data directory
+and the worker's log to look further. Prints JSON, the ratios last.
 
-    .venv/bin/python bench/fire_latency.py [--triggers 100] [--one-time 10] [--minutes 2]
+    .venv/bin/python bench/fire_latency.py [--triggers 100] [--one-time 10] [--minutes 2] [--keep]
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from typing import Any
 
 import uvicorn
 from seeding import bench_trigger  # imports manage_db first, which bootstraps doltlite
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -52,6 +56,7 @@ from temporalio.client import (
     WorkflowHistory,
 )
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.service import RPCError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from dispatcher.models import scheduler_workflow_id
@@ -64,6 +69,7 @@ from manage_db.timestamps import to_db
 from manage_db.triggers import TriggerRow, insert_trigger
 from runtime_db import migrate as runtime_migrate
 from runtime_db.engine import make_engine
+from runtime_db.models import Invocation
 from timekeeper.embedded import EmbeddedPostgres, EmbeddedTemporal
 
 STAMP = "2026-01-01T00:00:00Z"
@@ -475,7 +481,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         shift = 60 * args.minutes if args.apart else 0
         theirs = {minute + shift for minute in measured}
         result = await figures(
-            client, args, arrivals, measured, theirs, one_time, raw_rate, noop_rate
+            client, runtime_url, args, arrivals, measured, theirs, one_time, raw_rate, noop_rate
         )
     finally:
         if worker_process is not None:
@@ -489,6 +495,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 async def figures(
     client: Client,
+    runtime_url: str,
     args: argparse.Namespace,
     arrivals: Arrivals,
     measured: set[float],
@@ -543,6 +550,16 @@ async def figures(
         )
     ]
     read_wakeups(scheduler_runs, once_started, once_breakdown)
+    arrived_once = {
+        scheduled_for
+        for _, trigger_id, scheduled_for, _ in arrivals.timekeeper
+        if trigger_id.startswith("once")
+    }
+    lost = [
+        await _lost_run(client, runtime_url, j, instant)
+        for j, instant in enumerate(one_time)
+        if to_db(instant) not in arrived_once
+    ]
     ours_q, theirs_q = quantiles(ours), quantiles(theirs)
     delivery_rate = statistics.mean(rates) if rates else 0.0
     return {
@@ -555,6 +572,7 @@ async def figures(
         "expected_per_system": args.triggers * args.minutes,
         "duplicates": sum(1 for n in seen.values() if n > 1),
         "one_time_lateness_s": quantiles(once),
+        "one_time_not_arrived": lost,
         "timekeeper_breakdown_s": breakdown.summary(),
         "one_time_breakdown_s": once_breakdown.summary(),
         "raw_starts_per_second": round(raw_rate, 1),
@@ -565,6 +583,46 @@ async def figures(
         "ratio_max": _ratio(ours_q, theirs_q, "max"),
         "ratio_deliveries_to_raw_starts": round(delivery_rate / raw_rate, 3),
         "ratio_noop_runs_to_raw_starts": round(noop_rate / raw_rate, 3),
+    }
+
+
+async def _lost_run(
+    client: Client, runtime_url: str, index: int, instant: datetime
+) -> dict[str, Any]:
+    """A one-time run the agent never saw: its instant, what its runner workflow did, and
+    its invocation's status and attempts as recorded."""
+    slot = to_db(instant).replace("-", "").replace(":", "")
+    workflow_id = f"trigger-run:bench:once:agent-1:once{index}:{slot}"
+    try:
+        status = (await client.get_workflow_handle(workflow_id).describe()).status
+        found = status.name if status is not None else "unknown"
+    except RPCError as exc:
+        found = f"no workflow ({exc.message})"
+    engine = make_engine(runtime_url)
+    try:
+        with Session(engine) as session:
+            invocation = session.scalar(
+                select(Invocation).where(Invocation.workflow_id == workflow_id)
+            )
+            recorded = (
+                {
+                    "status": invocation.status,
+                    "reason": invocation.status_reason,
+                    "attempts": [
+                        f"{a.status} {a.http_status} {a.error_class}: {a.error_message}"
+                        for a in invocation.attempts
+                    ],
+                }
+                if invocation is not None
+                else None
+            )
+    finally:
+        engine.dispose()
+    return {
+        "run_at": to_db(instant),
+        "workflow_id": workflow_id,
+        "runner": found,
+        "invocation": recorded,
     }
 
 
@@ -585,9 +643,17 @@ def main() -> None:
         action="store_true",
         help="measure Temporal Schedules in the minutes after ours instead of the same ones",
     )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the data directory (the worker's log) after"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="tkf", dir="/tmp") as tmp:  # short pg socket path
-        result = asyncio.run(run(args, Path(tmp)))
+    if args.keep:
+        kept = tempfile.mkdtemp(prefix="tkf", dir="/tmp")  # short pg socket path
+        result = asyncio.run(run(args, Path(kept)))
+        result["data_dir"] = kept
+    else:
+        with tempfile.TemporaryDirectory(prefix="tkf", dir="/tmp") as tmp:
+            result = asyncio.run(run(args, Path(tmp)))
     print(json.dumps(result, indent=2))
     sys.stdout.flush()
     # temporalio's native threads can abort a finalizing interpreter (sdk-python #300).
