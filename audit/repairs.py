@@ -44,6 +44,7 @@ async def repair_scheduler(
     deployment_id: str,
     task_queue: str,
     tick_seconds: int,
+    lead_ms: int | None = None,
 ) -> list[Repair]:
     """Ensure a scheduler runs, then cancel superseded runs (they would end at their next tick).
 
@@ -64,6 +65,7 @@ async def repair_scheduler(
                 deployment_id=deployment_id,
                 task_queue=task_queue,
                 tick_seconds=tick_seconds,
+                lead_ms=lead_ms,
             )
         except (RPCError, RuntimeError):
             log.exception("audit: could not ensure the scheduler; the finding stays unfixed")

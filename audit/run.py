@@ -40,7 +40,8 @@ from manage_db.timestamps import utc_now
 class AuditContext:
     """What an audit needs, handed in once; `now` is a clock so one context serves many runs.
 
-    `deployment_id` and `task_queue` say where a missing scheduler is started.
+    `deployment_id` and `task_queue` say where a missing scheduler is started, and
+    `one_time_lead_ms` how far ahead of a one-time instant it wakes (None: its default).
     """
 
     store: ManageStore
@@ -51,6 +52,7 @@ class AuditContext:
     deployment_id: str
     now: Callable[[], datetime] = field(default=utc_now)
     migrations: tuple[Migration, ...] = MIGRATIONS
+    one_time_lead_ms: int | None = None
 
 
 def _read_runtime(session_factory: sessionmaker[Session]) -> RuntimeSnapshot:
@@ -113,6 +115,7 @@ async def run_audit(
                 deployment_id=ctx.deployment_id,
                 task_queue=ctx.task_queue,
                 tick_seconds=ctx.tick_seconds,
+                lead_ms=ctx.one_time_lead_ms,
             )
         report.repairs += await repair_invocations(
             ctx.session_factory, ctx.temporal, manage, runtime, findings, now

@@ -48,6 +48,7 @@ class DeployContext:
     deploy_secret: str | None
     tick_seconds: int
     task_queue_for: Callable[[str], str]
+    one_time_lead_ms: int | None = None  # None: the scheduler's default
 
 
 def deploy_routes(ctx: DeployContext) -> RouteList:
@@ -114,4 +115,5 @@ def _start(ctx: DeployContext, deployment_id: str) -> Awaitable[SchedulerStart]:
         deployment_id=deployment_id,
         task_queue=ctx.task_queue_for(deployment_id),
         tick_seconds=ctx.tick_seconds,
+        lead_ms=ctx.one_time_lead_ms,
     )

@@ -6,7 +6,8 @@ fair across projects within the bounds); start one runner workflow per due trigg
 concurrency; and only then advance `next_run_at` by compare-and-set in PostgreSQL. A crash
 anywhere leaves the trigger due; the next tick's start is refused as a duplicate and advances it.
 The tick writes nothing to the manage store. Time is the workflow's `as_of`; the wall clock is
-read only to wait for an `as_of` the scheduler woke ahead of (`DispatchInput.lead_ms`).
+read only to wait for an `as_of` the scheduler woke ahead of (`DispatchInput.lead_ms`), or for
+a sooner instant saved while it waits.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ _T = TypeVar("_T")
 # A start or a signal that the server does not answer in this long is failed, not waited on.
 _RPC_TIMEOUT = timedelta(seconds=10)
 _HEARTBEAT_EVERY = 1.0  # seconds; the workflow's heartbeat timeout is 5
+# How often a dispatch waiting for its instant looks for a sooner one saved meanwhile.
+_WATCH_EVERY = 0.25  # seconds
 # Triggers planned, started and advanced together; slices of a batch run concurrently.
 _CHUNK = 100
 
@@ -171,7 +174,8 @@ class DispatchActivities:
         after = from_db(input.after)
         counters = TickCounters(generation=input.generation, as_of=input.as_of)
         if input.lead_ms > 0:
-            await _until(as_of, input.lead_ms / 1000)
+            as_of = await self._wait_for(as_of, after, input.lead_ms / 1000, counters)
+            counters.as_of = to_db(as_of)
         clock = time.monotonic()
         if input.check and not await self._in_thread(self._is_current, input.generation):
             counters.superseded = True
@@ -192,6 +196,32 @@ class DispatchActivities:
         level = logging.INFO if counters.due or counters.branches_synced else logging.DEBUG
         log.log(level, "scheduler tick", extra={"fields": counters.as_dict()})
         return counters
+
+    async def _wait_for(
+        self, as_of: datetime, after: datetime | None, most: float, counters: TickCounters
+    ) -> datetime:
+        """Wait until `as_of` by this worker's clock, `most` seconds at most (the scheduler woke
+        that long ahead, and a clock that disagrees with the server's delays nothing longer),
+        heartbeating. The scheduler holds its dispatch beside the minute while this one waits, so
+        an instant saved meanwhile before `as_of` is watched for here and taken instead, on its
+        own second; the instant to dispatch as is returned."""
+        deadline = time.monotonic() + most
+        since = utc_now() if after is None else max(utc_now(), after)
+        alive = asyncio.create_task(_keep_alive(counters))
+        try:
+            while True:
+                sooner = await self._in_thread(self._sooner, since, as_of)
+                target = as_of if sooner is None else sooner
+                wait = min((target - utc_now()).total_seconds(), deadline - time.monotonic())
+                if wait <= 0:
+                    return target
+                await asyncio.sleep(min(wait, _WATCH_EVERY))
+        finally:
+            alive.cancel()
+
+    def _sooner(self, since: datetime, before: datetime) -> datetime | None:
+        with self._sessions() as session:
+            return earliest_next_run(session, after=since, before=before)
 
     async def _dispatch_due(
         self, as_of: datetime, after: datetime | None, counters: TickCounters, clock: float
@@ -412,14 +442,6 @@ def _observe_tick(as_of: datetime, counters: TickCounters) -> None:
     DISPATCH_DEFERRED.inc(counters.deferred)
     DISPATCH_MISSED.inc(counters.skipped_misfire)
     INVOCATIONS.labels(status="missed").inc(counters.skipped_misfire)
-
-
-async def _until(instant: datetime, most: float) -> None:
-    """Wait until `instant` by this worker's clock, `most` seconds at most: the scheduler
-    woke that long ahead, and a clock that disagrees with the server's delays nothing longer."""
-    wait = min((instant - utc_now()).total_seconds(), most)
-    if wait > 0:
-        await asyncio.sleep(wait)
 
 
 async def _keep_alive(counters: TickCounters) -> None:

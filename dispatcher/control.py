@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -59,8 +60,10 @@ async def start_scheduler(
     deployment_id: str,
     task_queue: str,
     tick_seconds: int,
+    lead_ms: int | None = None,
 ) -> SchedulerStart:
-    """Start the deployment's scheduler once; asking again returns the same run."""
+    """Start the deployment's scheduler once; asking again returns the same run. `lead_ms`:
+    how far ahead of a one-time instant it wakes (None: `SchedulerInput`'s default)."""
     workflow_id = scheduler_workflow_id(deployment_id)
     allocated = await asyncio.to_thread(
         _allocate, session_factory, deployment_id, workflow_id, task_queue
@@ -75,7 +78,7 @@ async def start_scheduler(
             allocated.previous,
             superseded_by=newer if newer is not None and newer > allocation.generation else None,
         )
-    run_id = await _start(client, allocation, tick_seconds, restart=False)
+    run_id = await _start(client, allocation, tick_seconds, lead_ms, restart=False)
     await asyncio.to_thread(_set_run, session_factory, allocation.generation, run_id)
     return SchedulerStart(workflow_id, run_id, allocation.generation, allocated.previous)
 
@@ -87,6 +90,7 @@ async def ensure_scheduler(
     deployment_id: str,
     task_queue: str,
     tick_seconds: int,
+    lead_ms: int | None = None,
 ) -> SchedulerStart | None:
     """Start this deployment's scheduler when none is registered or the registered one is not
     running in Temporal; None when a scheduler runs already.
@@ -112,7 +116,7 @@ async def ensure_scheduler(
             allocation.generation,
         )
         return None
-    run_id = await _start(client, allocation, tick_seconds, restart=True)
+    run_id = await _start(client, allocation, tick_seconds, lead_ms, restart=True)
     await asyncio.to_thread(_set_run, session_factory, allocation.generation, run_id)
     log.info(
         "scheduler ensured: deployment=%s generation=%s run_id=%s",
@@ -123,7 +127,9 @@ async def ensure_scheduler(
     return SchedulerStart(workflow_id, run_id, allocation.generation, allocated.previous)
 
 
-async def _start(client: Client, allocation: Allocation, tick_seconds: int, restart: bool) -> str:
+async def _start(
+    client: Client, allocation: Allocation, tick_seconds: int, lead_ms: int | None, restart: bool
+) -> str:
     """Start the workflow for an allocated generation; a run already open is reused.
 
     Without `restart`, a closed run of the same id is not started again (the deployment had
@@ -134,6 +140,8 @@ async def _start(client: Client, allocation: Allocation, tick_seconds: int, rest
         deployment_id=allocation.deployment_id,
         tick_seconds=tick_seconds,
     )
+    if lead_ms is not None:
+        input = replace(input, lead_ms=lead_ms)
     try:
         handle = await client.start_workflow(
             SCHEDULER_WORKFLOW,

@@ -36,8 +36,9 @@ class SchedulerInput:
     stop_after_ticks: int | None = None
     ticks_before: int = 0  # ticks of earlier runs of this chain (continue-as-new carries it)
     # How long before a one-time instant the scheduler wakes; the dispatch then waits for the
-    # instant on the worker's own clock, so a server timer firing late under load (up to ~1 s
-    # in a minute's burst, BENCHMARKS.md) does not make the run late. At most 4 s.
+    # instant on the worker's own clock, so a server timer firing late under load (seconds, in
+    # a burst of 1,000 runs: BENCHMARKS.md) does not make the run late. At most 30 s; a
+    # deployment sets it (`one_time_lead_seconds`), and this default keeps recorded runs' lead.
     lead_ms: int = 2000
 
 
@@ -92,7 +93,8 @@ class DispatchInput:
     # waits for no local activity in a worker busy with the minute's runs.
     check: bool = False
     # The scheduler woke this long before `as_of`: act no sooner than `as_of` by this worker's
-    # clock, waiting at most this long.
+    # clock, waiting at most this long, or at a sooner instant saved meanwhile (then the
+    # counters' `as_of`).
     lead_ms: int = 0
 
 

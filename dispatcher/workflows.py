@@ -10,7 +10,7 @@ that minute does not wait for it: the scheduler wakes for the instant beside it 
 after a check of its own, only what came due after the minute's `as_of` (patch
 `beside-the-minute`).
 
-It wakes a little ahead of a one-time instant and hands the dispatch that instant as `as_of`;
+It wakes ahead of a one-time instant (up to 30 s) and hands the dispatch that instant as `as_of`;
 the dispatch waits for it on the worker's clock, so a server timer firing late in a busy minute
 does not make the run late (patch `lead-the-instant`).
 """
@@ -52,8 +52,9 @@ _BESIDE_PATCH = "beside-the-minute"
 # Runs recorded before the scheduler woke ahead of one-time instants keep waking at the instant
 # on replay.
 _LEAD_PATCH = "lead-the-instant"
-# The dispatch's wait must stay well inside its heartbeat timeout.
-_MAX_LEAD = timedelta(seconds=4)
+# The dispatch heartbeats while it waits, and watches for a sooner instant saved meanwhile; a
+# lead longer than this would hold the scheduler's dispatch beside the minute for nothing.
+_MAX_LEAD = timedelta(seconds=30)
 # Registration and the check are idempotent reads/upserts: retry until the store answers.
 _STATE_TIMEOUT = timedelta(seconds=10)
 _STATE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))

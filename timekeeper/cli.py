@@ -147,6 +147,7 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
                 tick_seconds=settings.tick_seconds,
                 task_queue=settings.effective_task_queue,
                 deployment_id=settings.deployment_id,
+                one_time_lead_ms=settings.one_time_lead_seconds * 1000,
             )
             return await audit_command(
                 ctx, fix=args.fix, as_json=args.json, out=sys.stdout, err=sys.stderr

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     deployment_id: str = Field("local", description="This process's deployment.")
     task_queue: str | None = Field(None, description="Defaults to timekeeper-{deployment_id}.")
     tick_seconds: int = Field(60, ge=1)
+    one_time_lead_seconds: int = Field(
+        30,
+        ge=0,
+        le=30,
+        description="How far ahead of a one-time instant the scheduler hands it to a dispatch,"
+        " which waits for it on the worker's clock (a server timer fires late under load).",
+    )
     dispatch_max_per_tick: int = Field(1000, ge=1)
     dispatch_max_per_branch: int = Field(100, ge=1)
     dispatch_concurrency: int = Field(50, ge=1)

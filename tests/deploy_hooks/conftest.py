@@ -30,6 +30,7 @@ def deploy_context(
         deploy_secret=SECRET,
         tick_seconds=60,
         task_queue_for=queue_for,
+        one_time_lead_ms=30_000,
     )
 
 

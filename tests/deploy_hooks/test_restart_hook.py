@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from deploy_hooks.routes import DeployContext
 from deploy_hooks.secret import secret_matches
+from dispatcher.models import SchedulerInput
 from manage_db.store import ManageStore
 from runtime_db.models import SchedulerGeneration
 from runtime_db.scheduler_state import current_state
@@ -88,6 +89,7 @@ async def test_the_right_secret_starts_the_deployments_scheduler_once(
     hook: httpx.AsyncClient,
     deployment_workers: DeploymentWorkers,
     session_factory: sessionmaker[Session],
+    deploy_context: DeployContext,
 ) -> None:
     await deployment_workers.start("d1")
     first = await hook.post(
@@ -107,6 +109,11 @@ async def test_the_right_secret_starts_the_deployments_scheduler_once(
     assert isinstance(body["run_id"], str) and body["run_id"]
     assert again.status_code == 200
     assert again.json() == body
+    client = deploy_context.temporal
+    history = await client.get_workflow_handle(body["workflow_id"]).fetch_history()
+    attributes = history.events[0].workflow_execution_started_event_attributes
+    [started] = await client.data_converter.decode(attributes.input.payloads, [SchedulerInput])
+    assert started.lead_ms == 30_000  # the deployment's one-time lead
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(SchedulerGeneration)) == 1
 

@@ -111,6 +111,42 @@ async def test_a_deployment_starts_one_scheduler_however_often_it_asks(
         assert rows == 2
 
 
+async def test_a_scheduler_is_started_with_the_deployments_one_time_lead(
+    dev_env: WorkflowEnvironment, session_factory: sessionmaker[Session], deployments: list[str]
+) -> None:
+    """A worker (and the deploy hook and the audit) start the scheduler with the lead the
+    deployment sets; without one it keeps `SchedulerInput`'s default."""
+    client = dev_env.client
+    first, second = deployments
+
+    led = await ensure_scheduler(
+        client,
+        session_factory,
+        deployment_id=first,
+        task_queue=f"timekeeper-{first}",
+        tick_seconds=60,
+        lead_ms=30_000,
+    )
+    assert led is not None
+    _register(session_factory, led, first)
+    plain = await _start(client, session_factory, second)
+
+    assert [await _input(client, started) for started in (led, plain)] == [
+        SchedulerInput(led.generation, first, tick_seconds=60, lead_ms=30_000),
+        SchedulerInput(plain.generation, second, tick_seconds=60, lead_ms=2000),
+    ]
+
+
+async def _input(client: Client, started: SchedulerStart) -> SchedulerInput:
+    history = await client.get_workflow_handle(
+        started.workflow_id, run_id=started.run_id
+    ).fetch_history()
+    attributes = history.events[0].workflow_execution_started_event_attributes
+    [input] = await client.data_converter.decode(attributes.input.payloads, [SchedulerInput])
+    assert isinstance(input, SchedulerInput)
+    return input
+
+
 async def test_a_worker_starts_a_scheduler_only_when_none_is_running(
     dev_env: WorkflowEnvironment, session_factory: sessionmaker[Session], deployments: list[str]
 ) -> None:

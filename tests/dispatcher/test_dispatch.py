@@ -233,6 +233,43 @@ async def test_a_dispatch_woken_ahead_of_its_instant_starts_nothing_before_it(
     assert instant <= started <= returned
 
 
+async def test_a_dispatch_waiting_for_its_instant_takes_a_sooner_one_on_its_own_second(
+    scene: Scene,
+) -> None:
+    """While a dispatch woken ahead waits for its instant, the scheduler's dispatch beside the
+    minute is held; a one-time instant saved meanwhile for sooner (synced by the save, as the
+    API does) is taken instead, at its own second, and the later one is left due."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    sooner, later = now + timedelta(seconds=2), now + timedelta(seconds=5)
+    _one_time_at(scene, later)
+    add_triggers(
+        scene.store,
+        scene.branch,
+        trigger("sooner", run_at=to_db(sooner), next_run_at=to_db(sooner)),
+    )
+    with scene.sessions.begin() as session:
+        sync_branch(scene.store, session, scene.branch, now)
+
+    counters = await scene.activities().dispatch(
+        DispatchInput(generation=1, as_of=to_db(later), check=True, lead_ms=5000)
+    )
+    returned = datetime.now(UTC)
+    started = (
+        await scene.env.client.get_workflow_handle(
+            scene.run_id("sooner", to_slot(sooner))
+        ).describe()
+    ).start_time
+
+    assert (counters.as_of, counters.due, counters.started) == (to_db(sooner), 1, 1)
+    assert counters.next_due_at == to_db(later)
+    assert started is not None
+    assert sooner <= started < sooner + timedelta(seconds=1)
+    assert returned < later
+    assert not await _exists(scene.env.client, scene.run_id("once", to_slot(later)))
+    assert schedule_of(scene.sessions, scene.branch, "once") == (to_db(later), None, 0)
+    assert schedule_of(scene.sessions, scene.branch, "sooner") == (None, to_db(sooner), 1)
+
+
 async def test_a_dispatch_waits_for_its_instant_no_longer_than_the_lead(scene: Scene) -> None:
     """A worker clock an hour behind the scheduler's delays the dispatch by the lead at most;
     the dispatch then takes what is due at its `as_of`, as any tick does."""
