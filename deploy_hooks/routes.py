@@ -49,6 +49,8 @@ class DeployContext:
     tick_seconds: int
     task_queue_for: Callable[[str], str]
     one_time_lead_ms: int | None = None  # None: the scheduler's default
+    # The scheduler's minute dispatches and their runs on a queue of their own (runner workers).
+    separate_runs_queue: bool = False
 
 
 def deploy_routes(ctx: DeployContext) -> RouteList:
@@ -116,4 +118,5 @@ def _start(ctx: DeployContext, deployment_id: str) -> Awaitable[SchedulerStart]:
         task_queue=ctx.task_queue_for(deployment_id),
         tick_seconds=ctx.tick_seconds,
         lead_ms=ctx.one_time_lead_ms,
+        separate_runs_queue=ctx.separate_runs_queue,
     )

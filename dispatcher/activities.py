@@ -353,7 +353,7 @@ class DispatchActivities:
                         RUNNER_WORKFLOW,
                         run,
                         id=workflow_id,
-                        task_queue=self._task_queue,
+                        task_queue=self._runs_queue(),
                         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                         rpc_timeout=_RPC_TIMEOUT,
                         # The run's first workflow task comes back with the start, to this
@@ -369,6 +369,12 @@ class DispatchActivities:
                     return None
         _heartbeat(counters)
         return plan
+
+    def _runs_queue(self) -> str:
+        """Runs go on the queue this dispatch runs on, so an eager start lands in the worker
+        running it: a minute's on the runs' queue (`SchedulerInput.runs_queue`), one beside the
+        minute or for a one-time instant on the scheduler's."""
+        return activity.info().task_queue if activity.in_activity() else self._task_queue
 
     def _advance(self, plans: list[Plan], as_of: datetime) -> _Advanced:
         """Step 4: compare-and-set each trigger on what was read, in one statement."""

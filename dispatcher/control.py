@@ -23,6 +23,7 @@ from dispatcher.models import (
     SCHEDULER_WORKFLOW,
     WAKE_SIGNAL,
     SchedulerInput,
+    runs_queue_for,
     scheduler_workflow_id,
 )
 from manage_db.timestamps import to_db
@@ -61,9 +62,12 @@ async def start_scheduler(
     task_queue: str,
     tick_seconds: int,
     lead_ms: int | None = None,
+    separate_runs_queue: bool = False,
 ) -> SchedulerStart:
     """Start the deployment's scheduler once; asking again returns the same run. `lead_ms`:
-    how far ahead of a one-time instant it wakes (None: `SchedulerInput`'s default)."""
+    how far ahead of a one-time instant it wakes (None: `SchedulerInput`'s default);
+    `separate_runs_queue`: its minute dispatches and their runs go on `runs_queue_for` its
+    task queue, which a `runner` worker serves."""
     workflow_id = scheduler_workflow_id(deployment_id)
     allocated = await asyncio.to_thread(
         _allocate, session_factory, deployment_id, workflow_id, task_queue
@@ -78,7 +82,9 @@ async def start_scheduler(
             allocated.previous,
             superseded_by=newer if newer is not None and newer > allocation.generation else None,
         )
-    run_id = await _start(client, allocation, tick_seconds, lead_ms, restart=False)
+    run_id = await _start(
+        client, allocation, tick_seconds, lead_ms, separate_runs_queue, restart=False
+    )
     await asyncio.to_thread(_set_run, session_factory, allocation.generation, run_id)
     return SchedulerStart(workflow_id, run_id, allocation.generation, allocated.previous)
 
@@ -91,6 +97,7 @@ async def ensure_scheduler(
     task_queue: str,
     tick_seconds: int,
     lead_ms: int | None = None,
+    separate_runs_queue: bool = False,
 ) -> SchedulerStart | None:
     """Start this deployment's scheduler when none is registered or the registered one is not
     running in Temporal; None when a scheduler runs already.
@@ -116,7 +123,9 @@ async def ensure_scheduler(
             allocation.generation,
         )
         return None
-    run_id = await _start(client, allocation, tick_seconds, lead_ms, restart=True)
+    run_id = await _start(
+        client, allocation, tick_seconds, lead_ms, separate_runs_queue, restart=True
+    )
     await asyncio.to_thread(_set_run, session_factory, allocation.generation, run_id)
     log.info(
         "scheduler ensured: deployment=%s generation=%s run_id=%s",
@@ -128,7 +137,12 @@ async def ensure_scheduler(
 
 
 async def _start(
-    client: Client, allocation: Allocation, tick_seconds: int, lead_ms: int | None, restart: bool
+    client: Client,
+    allocation: Allocation,
+    tick_seconds: int,
+    lead_ms: int | None,
+    separate_runs_queue: bool,
+    restart: bool,
 ) -> str:
     """Start the workflow for an allocated generation; a run already open is reused.
 
@@ -139,6 +153,7 @@ async def _start(
         generation=allocation.generation,
         deployment_id=allocation.deployment_id,
         tick_seconds=tick_seconds,
+        runs_queue=runs_queue_for(allocation.task_queue) if separate_runs_queue else None,
     )
     if lead_ms is not None:
         input = replace(input, lead_ms=lead_ms)

@@ -22,6 +22,13 @@ def scheduler_workflow_id(deployment_id: str) -> str:
     return f"{SCHEDULER_ID_PREFIX}{deployment_id}"
 
 
+def runs_queue_for(task_queue: str) -> str:
+    """The task queue of a deployment's minute dispatches and the runs they start, beside the
+    scheduler's own (`task_queue`): a `runner` worker serves it, so a minute's burst of runs
+    never saturates the process that wakes for one-time instants and runs them."""
+    return f"{task_queue}-runs"
+
+
 # Sent by a save whose trigger is due before the scheduler's next wake (see service.wake).
 WAKE_SIGNAL = "wake"
 
@@ -40,6 +47,9 @@ class SchedulerInput:
     # a burst of 1,000 runs: BENCHMARKS.md) does not make the run late. At most 30 s; a
     # deployment sets it (`one_time_lead_seconds`), and this default keeps recorded runs' lead.
     lead_ms: int = 2000
+    # Where the minute's dispatch runs, and so its runs (`runs_queue_for`); None: the
+    # scheduler's own queue, as in runs recorded before it.
+    runs_queue: str | None = None
 
 
 @dataclass(frozen=True)

@@ -212,10 +212,14 @@ class SchedulerWorkflow:
             early = tick.early
         return SchedulerOutcome("stopped", ticks=ticks)
 
-    def _start_dispatch(self, input: DispatchInput) -> ActivityHandle[TickCounters]:
+    def _start_dispatch(
+        self, input: DispatchInput, task_queue: str | None = None
+    ) -> ActivityHandle[TickCounters]:
+        """The dispatch activity, on `task_queue` (None: the scheduler's own)."""
         return workflow.start_activity_method(
             DispatchActivities.dispatch,
             input,
+            task_queue=task_queue,
             start_to_close_timeout=_DISPATCH_TIMEOUT,
             heartbeat_timeout=_DISPATCH_HEARTBEAT,
             retry_policy=_DISPATCH_RETRY,
@@ -274,7 +278,9 @@ class SchedulerWorkflow:
         peek = await self._peek(input.generation, now, boundary)
         if not peek.current:
             return _Tick(dispatched=0, superseded=True, early=None)
-        minute = self._start_dispatch(DispatchInput(input.generation, to_db(now)))
+        minute = self._start_dispatch(
+            DispatchInput(input.generation, to_db(now)), task_queue=input.runs_queue
+        )
         upcoming = from_db(peek.upcoming_at)
         dispatched, superseded = 1, False
         beside_until: datetime | None = None  # the `as_of` of the last dispatch beside it

@@ -148,6 +148,7 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
                 task_queue=settings.effective_task_queue,
                 deployment_id=settings.deployment_id,
                 one_time_lead_ms=settings.one_time_lead_seconds * 1000,
+                separate_runs_queue=True,
             )
             return await audit_command(
                 ctx, fix=args.fix, as_json=args.json, out=sys.stdout, err=sys.stderr

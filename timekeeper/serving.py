@@ -14,6 +14,7 @@ import httpx
 import uvicorn
 from prometheus_client import start_http_server
 from temporalio.client import Client
+from temporalio.worker import Worker
 
 from alerts.pump import AlertPump
 from audit.run import AuditContext
@@ -25,7 +26,7 @@ from telemetry.metrics import REGISTRY
 from timekeeper.app import create_app
 from timekeeper.settings import Settings, task_queue_for
 from timekeeper.wiring import Stores, connect_temporal
-from timekeeper.worker import WorkerDeps, build_alert_worker, build_worker, run_slots
+from timekeeper.worker import WorkerDeps, build_workers, run_slots
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ def _audit_context(settings: Settings, stores: Stores, client: Client) -> AuditC
         task_queue=settings.effective_task_queue,
         deployment_id=settings.deployment_id,
         one_time_lead_ms=settings.one_time_lead_seconds * 1000,
+        separate_runs_queue=True,
     )
 
 
@@ -89,7 +91,7 @@ async def serve(
             ThreadPoolExecutor(max_workers=64) as executor,
             ThreadPoolExecutor(max_workers=4, thread_name_prefix="timekeeper-dispatch") as ticks,
         ):
-            worker = alert_worker = None
+            workers: list[Worker] = []
             if run_worker:
                 # The runner's store calls go through asyncio.to_thread; its default pool (CPU
                 # count + 4 threads) would queue a minute's burst behind six. The scheduler's
@@ -105,12 +107,11 @@ async def serve(
                     http,
                     dispatch_executor=ticks,
                 )
-                worker = build_worker(deps, executor)
-                alert_worker = build_alert_worker(deps, executor)
+                workers = build_workers(settings.worker_role, deps, executor)
                 if settings.metrics_port is not None:
                     start_http_server(settings.metrics_port, settings.api_host, registry=REGISTRY)
-                tasks.append(asyncio.create_task(worker.run()))
-                tasks.append(asyncio.create_task(alert_worker.run()))
+                tasks.extend(asyncio.create_task(worker.run()) for worker in workers)
+            if run_worker and settings.worker_role != "runner":
                 pump = AlertPump(
                     client,
                     stores.session_factory,
@@ -127,6 +128,7 @@ async def serve(
                         task_queue=settings.effective_task_queue,
                         tick_seconds=settings.tick_seconds,
                         lead_ms=settings.one_time_lead_seconds * 1000,
+                        separate_runs_queue=True,
                     )
                 except Exception:
                     log.exception("could not ensure a scheduler is running")
@@ -148,6 +150,7 @@ async def serve(
                     tick_seconds=settings.tick_seconds,
                     task_queue_for=task_queue_for,
                     one_time_lead_ms=settings.one_time_lead_seconds * 1000,
+                    separate_runs_queue=True,
                 )
                 config = uvicorn.Config(
                     create_app(
@@ -175,9 +178,7 @@ async def serve(
                     log.error("a component stopped", exc_info=task.exception())
             if server is not None:
                 server.should_exit = True
-            if worker is not None:
+            for worker in workers:
                 await worker.shutdown()
-            if alert_worker is not None:
-                await alert_worker.shutdown()
             stopper.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     deployment_id: str = Field("local", description="This process's deployment.")
     task_queue: str | None = Field(None, description="Defaults to timekeeper-{deployment_id}.")
     tick_seconds: int = Field(60, ge=1)
+    worker_role: Literal["all", "scheduler", "runner"] = Field(
+        "all",
+        description="What `timekeeper worker` serves: the scheduler with its one-time dispatches,"
+        " manual runs and alerts (scheduler), the minute's dispatches and their runs (runner),"
+        " or both in one process (all).",
+    )
     one_time_lead_seconds: int = Field(
         30,
         ge=0,

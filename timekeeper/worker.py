@@ -16,7 +16,7 @@ from alerts.activities import AlertActivities
 from alerts.models import alerts_queue
 from alerts.workflows import AlertWorkflow
 from dispatcher.activities import DispatchActivities
-from dispatcher.models import DispatchLimits
+from dispatcher.models import DispatchLimits, runs_queue_for
 from dispatcher.workflows import SchedulerWorkflow
 from manage_db.store import ManageStore
 from runner.activities import RunnerActivities
@@ -36,15 +36,21 @@ class WorkerDeps:
 
 
 def _components(deps: WorkerDeps) -> tuple[list[type], list[Any]]:
-    """Workflows and activity callables this worker runs."""
-    workflows: list[type] = []
-    activities: list[Any] = []
-    workflows.append(RunnerWorkflow)
-    runner = RunnerActivities(
+    """Workflows and activity callables the scheduler's queue serves."""
+    return (
+        [RunnerWorkflow, SchedulerWorkflow],
+        [*_runner(deps).callables(), *_dispatch(deps).callables()],
+    )
+
+
+def _runner(deps: WorkerDeps) -> RunnerActivities:
+    return RunnerActivities(
         deps.store, deps.session_factory, deps.http, deps.settings.max_message_bytes
     )
-    activities.extend(runner.callables())
-    dispatch = DispatchActivities(
+
+
+def _dispatch(deps: WorkerDeps) -> DispatchActivities:
+    return DispatchActivities(
         deps.store,
         deps.session_factory,
         deps.client,
@@ -56,9 +62,6 @@ def _components(deps: WorkerDeps) -> tuple[list[type], list[Any]]:
         ),
         executor=deps.dispatch_executor,
     )
-    workflows.append(SchedulerWorkflow)
-    activities.extend(dispatch.callables())
-    return workflows, activities
 
 
 def run_slots(settings: Settings) -> int:
@@ -70,11 +73,36 @@ def run_slots(settings: Settings) -> int:
 
 
 def build_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker:
+    """The scheduler's queue: the scheduler, its dispatches for one-time instants and the runs
+    they start, manual runs; and the minute's dispatches of a scheduler started before the
+    runs' queue."""
     workflows, activities = _components(deps)
+    return _sized(deps, executor, deps.settings.effective_task_queue, workflows, activities)
+
+
+def build_runs_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker:
+    """The runs' queue (`runs_queue_for`): the minute's dispatches, whose eager starts land
+    their burst of runs here, and those runs."""
+    return _sized(
+        deps,
+        executor,
+        runs_queue_for(deps.settings.effective_task_queue),
+        [RunnerWorkflow],
+        [*_runner(deps).callables(), *_dispatch(deps).callables()],
+    )
+
+
+def _sized(
+    deps: WorkerDeps,
+    executor: ThreadPoolExecutor,
+    task_queue: str,
+    workflows: list[type],
+    activities: list[Any],
+) -> Worker:
     slots = run_slots(deps.settings)
     return Worker(
         deps.client,
-        task_queue=deps.settings.effective_task_queue,
+        task_queue=task_queue,
         workflows=workflows,
         activities=activities,
         activity_executor=executor,
@@ -112,3 +140,14 @@ def build_alert_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker
         activity_executor=executor,
         max_concurrent_activities=32,
     )
+
+
+def build_workers(role: str, deps: WorkerDeps, executor: ThreadPoolExecutor) -> list[Worker]:
+    """A worker process's workers by its role (`Settings.worker_role`): the scheduler's queue and
+    the alerts' (scheduler), the runs' queue (runner), or all three in one process (all)."""
+    workers: list[Worker] = []
+    if role != "runner":
+        workers += [build_worker(deps, executor), build_alert_worker(deps, executor)]
+    if role != "scheduler":
+        workers.append(build_runs_worker(deps, executor))
+    return workers

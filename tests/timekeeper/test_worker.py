@@ -1,4 +1,5 @@
-"""How the worker is sized: a whole minute's burst of runs fits in it at once."""
+"""How the worker is sized (a whole minute's burst of runs fits in it at once), and which queues
+each worker role serves."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
+from alerts.models import alerts_queue
 from manage_db.store import ManageStore
 from timekeeper.settings import Settings
-from timekeeper.worker import WorkerDeps, build_worker, run_slots
+from timekeeper.worker import WorkerDeps, build_worker, build_workers, run_slots
 
 
 def _settings(task_queue: str, max_per_tick: int) -> Settings:
@@ -41,3 +43,42 @@ async def test_every_run_of_a_burst_has_a_workflow_task_and_a_local_activity_slo
     assert config.get("max_concurrent_workflow_tasks") == 1100
     assert config.get("max_concurrent_local_activities") == 1100
     assert config.get("max_cached_workflows") == 2200
+
+
+async def test_a_worker_role_decides_which_queues_a_process_serves(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+) -> None:
+    """`scheduler`: the scheduler's queue (the scheduler, one-time and manual runs) and the
+    alerts'; `runner`: the runs' queue (the minute's dispatches and their runs); `all`: both.
+    Each role is built for a deployment queue of its own (one client holds one worker a queue)."""
+    served: dict[str, list[tuple[str | None, list[str]]]] = {}
+    async with httpx.AsyncClient() as http:
+        with ThreadPoolExecutor(max_workers=64) as executor:
+            for role in ("all", "scheduler", "runner"):
+                settings = _settings(f"{task_queue}-{role}", 1000)
+                deps = WorkerDeps(settings, dev_env.client, session_factory, manage_store, http)
+                configs = [w.config() for w in build_workers(role, deps, executor)]
+                served[role] = [
+                    (
+                        config.get("task_queue"),
+                        sorted(w.__name__ for w in config.get("workflows", [])),
+                    )
+                    for config in configs
+                ]
+
+    def queues(role: str) -> dict[str, tuple[str, list[str]]]:
+        own = f"{task_queue}-{role}"
+        return {
+            "scheduler": (own, ["RunnerWorkflow", "SchedulerWorkflow"]),
+            "alerts": (alerts_queue(own), ["AlertWorkflow"]),
+            "runs": (f"{own}-runs", ["RunnerWorkflow"]),
+        }
+
+    assert served == {
+        "all": [queues("all")[q] for q in ("scheduler", "alerts", "runs")],
+        "scheduler": [queues("scheduler")[q] for q in ("scheduler", "alerts")],
+        "runner": [queues("runner")["runs"]],
+    }
