@@ -210,6 +210,12 @@ def _one_time_at(scene: Scene, instant: datetime) -> None:
     _register(scene, generation=1)
 
 
+async def _start_time(scene: Scene, trigger_id: str, instant: datetime) -> datetime | None:
+    """When the run of `trigger_id` for `instant` started, as Temporal recorded it."""
+    handle = scene.env.client.get_workflow_handle(scene.run_id(trigger_id, to_slot(instant)))
+    return (await handle.describe()).start_time
+
+
 async def test_a_dispatch_woken_ahead_of_its_instant_starts_nothing_before_it(
     scene: Scene,
 ) -> None:
@@ -222,11 +228,7 @@ async def test_a_dispatch_woken_ahead_of_its_instant_starts_nothing_before_it(
         DispatchInput(generation=1, as_of=to_db(instant), check=True, lead_ms=2000)
     )
     returned = datetime.now(UTC)
-    started = (
-        await scene.env.client.get_workflow_handle(
-            scene.run_id("once", to_slot(instant))
-        ).describe()
-    ).start_time
+    started = await _start_time(scene, "once", instant)
 
     assert (counters.superseded, counters.due, counters.started) == (False, 1, 1)
     assert started is not None
@@ -254,11 +256,7 @@ async def test_a_dispatch_waiting_for_its_instant_takes_a_sooner_one_on_its_own_
         DispatchInput(generation=1, as_of=to_db(later), check=True, lead_ms=5000)
     )
     returned = datetime.now(UTC)
-    started = (
-        await scene.env.client.get_workflow_handle(
-            scene.run_id("sooner", to_slot(sooner))
-        ).describe()
-    ).start_time
+    started = await _start_time(scene, "sooner", sooner)
 
     assert (counters.as_of, counters.due, counters.started) == (to_db(sooner), 1, 1)
     assert counters.next_due_at == to_db(later)
