@@ -147,7 +147,7 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
                 tick_seconds=settings.tick_seconds,
                 task_queue=settings.effective_task_queue,
                 deployment_id=settings.deployment_id,
-                one_time_lead_ms=settings.one_time_lead_seconds * 1000,
+                one_time_lead_ms=settings.one_time_lead_ms,
                 separate_runs_queue=True,
             )
             return await audit_command(

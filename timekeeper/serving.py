@@ -47,7 +47,7 @@ def _audit_context(settings: Settings, stores: Stores, client: Client) -> AuditC
         tick_seconds=settings.tick_seconds,
         task_queue=settings.effective_task_queue,
         deployment_id=settings.deployment_id,
-        one_time_lead_ms=settings.one_time_lead_seconds * 1000,
+        one_time_lead_ms=settings.one_time_lead_ms,
         separate_runs_queue=True,
     )
 
@@ -127,7 +127,7 @@ async def serve(
                         deployment_id=settings.deployment_id,
                         task_queue=settings.effective_task_queue,
                         tick_seconds=settings.tick_seconds,
-                        lead_ms=settings.one_time_lead_seconds * 1000,
+                        lead_ms=settings.one_time_lead_ms,
                         separate_runs_queue=True,
                     )
                 except Exception:
@@ -149,7 +149,7 @@ async def serve(
                     else None,
                     tick_seconds=settings.tick_seconds,
                     task_queue_for=task_queue_for,
-                    one_time_lead_ms=settings.one_time_lead_seconds * 1000,
+                    one_time_lead_ms=settings.one_time_lead_ms,
                     separate_runs_queue=True,
                 )
                 config = uvicorn.Config(

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     compact_check_seconds: int = Field(300, ge=1)
 
     @property
+    def one_time_lead_ms(self) -> int:
+        return self.one_time_lead_seconds * 1000
+
+    @property
     def effective_task_queue(self) -> str:
         return self.task_queue or task_queue_for(self.deployment_id)
 
