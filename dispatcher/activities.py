@@ -210,7 +210,7 @@ class DispatchActivities:
         alive = asyncio.create_task(_keep_alive(counters))
         try:
             while True:
-                sooner = await self._in_thread(self._sooner, since, as_of)
+                sooner = await self._in_thread(self._earliest, since, as_of)
                 target = as_of if sooner is None else sooner
                 wait = min((target - utc_now()).total_seconds(), deadline - time.monotonic())
                 if wait <= 0:
@@ -218,10 +218,6 @@ class DispatchActivities:
                 await asyncio.sleep(min(wait, _WATCH_EVERY))
         finally:
             alive.cancel()
-
-    def _sooner(self, since: datetime, before: datetime) -> datetime | None:
-        with self._sessions() as session:
-            return earliest_next_run(session, after=since, before=before)
 
     async def _dispatch_due(
         self, as_of: datetime, after: datetime | None, counters: TickCounters, clock: float
@@ -258,13 +254,14 @@ class DispatchActivities:
         the scheduler itself). Tell it the earliest instant after `as_of`, as a save does, so
         one inside this minute is dispatched beside this tick rather than after it."""
         workflow_id = activity.info().workflow_id if activity.in_activity() else None
-        upcoming = await self._in_thread(self._upcoming, as_of) if workflow_id else None
+        upcoming = await self._in_thread(self._earliest, as_of) if workflow_id else None
         if workflow_id is not None and upcoming is not None:
             await wake_scheduler_for(self._client, workflow_id, upcoming, _RPC_TIMEOUT)
 
-    def _upcoming(self, as_of: datetime) -> datetime | None:
+    def _earliest(self, after: datetime, before: datetime | None = None) -> datetime | None:
+        """The earliest instant scheduled after `after` (and before `before`)."""
         with self._sessions() as session:
-            return earliest_next_run(session, after=as_of)
+            return earliest_next_run(session, after=after, before=before)
 
     async def _in_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
         """`asyncio.to_thread` on the scheduler's executor (the activity's context goes along)."""

@@ -12,6 +12,9 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# What a `timekeeper worker` process serves (`timekeeper.worker.build_workers`).
+WorkerRole = Literal["all", "scheduler", "runner"]
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TIMEKEEPER_", env_file=".env", extra="ignore")
@@ -33,7 +36,7 @@ class Settings(BaseSettings):
     deployment_id: str = Field("local", description="This process's deployment.")
     task_queue: str | None = Field(None, description="Defaults to timekeeper-{deployment_id}.")
     tick_seconds: int = Field(60, ge=1)
-    worker_role: Literal["all", "scheduler", "runner"] = Field(
+    worker_role: WorkerRole = Field(
         "all",
         description="What `timekeeper worker` serves: the scheduler with its one-time dispatches,"
         " manual runs and alerts (scheduler), the minute's dispatches and their runs (runner),"

@@ -21,7 +21,7 @@ from dispatcher.workflows import SchedulerWorkflow
 from manage_db.store import ManageStore
 from runner.activities import RunnerActivities
 from runner.workflows import RunnerWorkflow
-from timekeeper.settings import Settings
+from timekeeper.settings import Settings, WorkerRole
 
 
 @dataclass
@@ -35,22 +35,13 @@ class WorkerDeps:
     dispatch_executor: Executor | None = None
 
 
-def _components(deps: WorkerDeps) -> tuple[list[type], list[Any]]:
-    """Workflows and activity callables the scheduler's queue serves."""
-    return (
-        [RunnerWorkflow, SchedulerWorkflow],
-        [*_runner(deps).callables(), *_dispatch(deps).callables()],
-    )
-
-
-def _runner(deps: WorkerDeps) -> RunnerActivities:
-    return RunnerActivities(
+def _activities(deps: WorkerDeps) -> list[Any]:
+    """The runner's and the dispatch's activity callables: both queues serve both (a dispatch
+    starts its runs on its own queue)."""
+    runner = RunnerActivities(
         deps.store, deps.session_factory, deps.http, deps.settings.max_message_bytes
     )
-
-
-def _dispatch(deps: WorkerDeps) -> DispatchActivities:
-    return DispatchActivities(
+    dispatch = DispatchActivities(
         deps.store,
         deps.session_factory,
         deps.client,
@@ -62,6 +53,7 @@ def _dispatch(deps: WorkerDeps) -> DispatchActivities:
         ),
         executor=deps.dispatch_executor,
     )
+    return [*runner.callables(), *dispatch.callables()]
 
 
 def run_slots(settings: Settings) -> int:
@@ -76,8 +68,13 @@ def build_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker:
     """The scheduler's queue: the scheduler, its dispatches for one-time instants and the runs
     they start, manual runs; and the minute's dispatches of a scheduler started before the
     runs' queue."""
-    workflows, activities = _components(deps)
-    return _sized(deps, executor, deps.settings.effective_task_queue, workflows, activities)
+    return _sized(
+        deps,
+        executor,
+        deps.settings.effective_task_queue,
+        [RunnerWorkflow, SchedulerWorkflow],
+        _activities(deps),
+    )
 
 
 def build_runs_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker:
@@ -88,7 +85,7 @@ def build_runs_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker:
         executor,
         runs_queue_for(deps.settings.effective_task_queue),
         [RunnerWorkflow],
-        [*_runner(deps).callables(), *_dispatch(deps).callables()],
+        _activities(deps),
     )
 
 
@@ -142,7 +139,7 @@ def build_alert_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker
     )
 
 
-def build_workers(role: str, deps: WorkerDeps, executor: ThreadPoolExecutor) -> list[Worker]:
+def build_workers(role: WorkerRole, deps: WorkerDeps, executor: ThreadPoolExecutor) -> list[Worker]:
     """A worker process's workers by its role (`Settings.worker_role`): the scheduler's queue and
     the alerts' (scheduler), the runs' queue (runner), or all three in one process (all)."""
     workers: list[Worker] = []
