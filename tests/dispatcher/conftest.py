@@ -78,6 +78,22 @@ async def park_before_midnight(env: WorkflowEnvironment) -> datetime:
     return midnight.astimezone(UTC)
 
 
+async def every5_and_once(
+    env: WorkflowEnvironment, store: ManageStore, branch: str, seconds: int
+) -> tuple[datetime, datetime]:
+    """Park before midnight; a five-minute trigger due at midnight and a one-time trigger
+    `seconds` after it. Returns (midnight, the one-time instant)."""
+    midnight = await park_before_midnight(env)
+    once = midnight + timedelta(seconds=seconds)
+    add_triggers(
+        store,
+        branch,
+        trigger("every5", next_run_at=to_db(midnight)),
+        trigger("once", run_at=to_db(once), next_run_at=to_db(once)),
+    )
+    return midnight, once
+
+
 def add_triggers(store: ManageStore, branch: str, *rows: TriggerRow) -> str:
     """Create the branch if needed and insert the rows in one commit; returns its hash."""
     with store.read() as conn:

@@ -25,6 +25,7 @@ from runner.contract import runner_workflow_id
 from tests.dispatcher.conftest import (
     RunRecorder,
     add_triggers,
+    every5_and_once,
     park_before_midnight,
     scheduler_worker,
     start_scheduler,
@@ -57,14 +58,7 @@ async def test_a_minutes_runs_go_on_the_runs_queue_and_a_one_time_run_on_the_sch
 ) -> None:
     client = time_skipping_env.client
     runs_queue = runs_queue_for(task_queue)
-    midnight = await park_before_midnight(time_skipping_env)
-    at27 = midnight.replace(second=27)
-    add_triggers(
-        manage_store,
-        branch,
-        trigger("every5", next_run_at=to_db(midnight)),
-        trigger("once", run_at=to_db(at27), next_run_at=to_db(at27)),
-    )
+    midnight, at27 = await every5_and_once(time_skipping_env, manage_store, branch, 27)
     activities = DispatchActivities(manage_store, session_factory, client, task_queue)
     recorder = RunRecorder()
     async with AsyncExitStack() as workers:

@@ -29,6 +29,7 @@ from tests.dispatcher.conftest import (
     RunRecorder,
     add_triggers,
     commits,
+    every5_and_once,
     park_before_midnight,
     run_scheduler,
     schedule_of,
@@ -45,22 +46,6 @@ def _last_tick_at(session_factory: sessionmaker[Session]) -> datetime | None:
         state = current_state(session)
     assert state is not None
     return state.last_tick_at
-
-
-async def _every5_and_once(
-    env: WorkflowEnvironment, store: ManageStore, branch: str, seconds: int
-) -> tuple[datetime, datetime]:
-    """Park before midnight; a five-minute trigger due at midnight and a one-time trigger
-    `seconds` after it. Returns (midnight, the one-time instant)."""
-    midnight = await park_before_midnight(env)
-    once = midnight + timedelta(seconds=seconds)
-    add_triggers(
-        store,
-        branch,
-        trigger("every5", next_run_at=to_db(midnight)),
-        trigger("once", run_at=to_db(once), next_run_at=to_db(once)),
-    )
-    return midnight, once
 
 
 def _dispatch_events(history: WorkflowHistory) -> list[tuple[str, str]]:
@@ -288,7 +273,7 @@ async def test_a_one_time_trigger_fires_at_its_second_and_cron_keeps_its_minute(
     tenant: str,
 ) -> None:
     client = time_skipping_env.client
-    midnight, at27 = await _every5_and_once(time_skipping_env, manage_store, branch, 27)
+    midnight, at27 = await every5_and_once(time_skipping_env, manage_store, branch, 27)
     activities = DispatchActivities(manage_store, session_factory, client, task_queue)
     outcome, recorder = await run_scheduler(client, task_queue, activities, 3)
     once_id = runner_workflow_id(tenant, "p1", "agent-1", "once", to_slot(at27))
@@ -325,7 +310,7 @@ async def test_a_superseded_scheduler_does_not_dispatch_its_early_wake_up(
     branch: str,
 ) -> None:
     client = time_skipping_env.client
-    midnight, _ = await _every5_and_once(time_skipping_env, manage_store, branch, 27)
+    midnight, _ = await every5_and_once(time_skipping_env, manage_store, branch, 27)
 
     def newer_generation_registers(branch_name: str) -> None:
         with session_factory.begin() as session:
@@ -413,7 +398,7 @@ async def test_a_one_time_trigger_due_while_the_minutes_dispatch_runs_is_dispatc
     twice. A trigger saved through the API is synced, and the tick's check finds its instant; one
     committed straight to the store is brought by the tick's sync, which tells the scheduler."""
     client = time_skipping_env.client
-    midnight, at2 = await _every5_and_once(time_skipping_env, manage_store, branch, 2)
+    midnight, at2 = await every5_and_once(time_skipping_env, manage_store, branch, 2)
     if through_the_api:  # which syncs what it saves
         with session_factory.begin() as session:
             sync_branch(manage_store, session, branch, midnight - timedelta(seconds=30))
@@ -485,7 +470,7 @@ async def test_a_dispatch_beside_the_minute_that_fails_for_good_leaves_its_insta
     reports it, and the scheduler dispatches it again as soon as that tick ends, which finds
     the run started already and advances the trigger. One run, one advance."""
     client = time_skipping_env.client
-    midnight, at2 = await _every5_and_once(time_skipping_env, manage_store, branch, 2)
+    midnight, at2 = await every5_and_once(time_skipping_env, manage_store, branch, 2)
     with session_factory.begin() as session:
         sync_branch(manage_store, session, branch, midnight - timedelta(seconds=30))
     loop = asyncio.get_running_loop()
