@@ -7,7 +7,9 @@ concurrency; and only then advance `next_run_at` by compare-and-set in PostgreSQ
 anywhere leaves the trigger due; the next tick's start is refused as a duplicate and advances it.
 The tick writes nothing to the manage store. Time is the workflow's `as_of`; the wall clock is
 read only to wait for an `as_of` the scheduler woke ahead of (`DispatchInput.lead_ms`), or for
-a sooner instant saved while it waits.
+a sooner instant saved while it waits. Such a dispatch goes on `WORKER_CLOCK_WAIT` before its
+instant and starts its runs ahead of it (`RunnerInput.started_ahead`): each begins at the
+instant on its worker's clock, its start at a busy server made already.
 """
 
 from __future__ import annotations
@@ -43,13 +45,21 @@ from dispatcher.models import (
     RegisterInput,
     TickCounters,
 )
-from dispatcher.planning import Plan, disabled_event, missed_rows, plan_of, skipped_rows
+from dispatcher.planning import (
+    Plan,
+    disabled_event,
+    missed_rows,
+    plan_of,
+    skipped_rows,
+    started_ahead,
+)
 from dispatcher.schedule_sync import moved_branches, sync_branch
 from manage_db.branches import parse_branch
 from manage_db.store import ManageStore, branch_heads
 from manage_db.timestamps import from_db, to_db, utc_now
 from runner.contract import (
     RUNNER_WORKFLOW,
+    WORKER_CLOCK_WAIT,
     workflow_id_for,
 )
 from runner.launch import pending_row
@@ -173,8 +183,9 @@ class DispatchActivities:
             raise ValueError(f"as_of is not a timestamp: {input.as_of!r}")
         after = from_db(input.after)
         counters = TickCounters(generation=input.generation, as_of=input.as_of)
+        ahead = 0.0
         if input.lead_ms > 0:
-            as_of = await self._wait_for(as_of, after, input.lead_ms / 1000, counters)
+            as_of, ahead = await self._wait_for(as_of, after, input.lead_ms / 1000, counters)
             counters.as_of = to_db(as_of)
         clock = time.monotonic()
         if input.check and not await self._in_thread(self._is_current, input.generation):
@@ -185,7 +196,7 @@ class DispatchActivities:
             await self._in_thread(self._sync, as_of, counters)
             if counters.branches_synced:
                 await self._tell_of_upcoming(as_of)
-            await self._dispatch_due(as_of, after, counters, clock)
+            await self._dispatch_due(as_of, after, counters, clock, ahead)
         finally:
             alive.cancel()
         counters.next_due_at, counters.next_after_at = await self._in_thread(self._next_due, as_of)
@@ -199,28 +210,38 @@ class DispatchActivities:
 
     async def _wait_for(
         self, as_of: datetime, after: datetime | None, most: float, counters: TickCounters
-    ) -> datetime:
-        """Wait until `as_of` by this worker's clock, `most` seconds at most (the scheduler woke
-        that long ahead, and a clock that disagrees with the server's delays nothing longer),
-        heartbeating. The scheduler holds its dispatch beside the minute while this one waits, so
-        an instant saved meanwhile before `as_of` is watched for here and taken instead, on its
-        own second; the instant to dispatch as is returned."""
+    ) -> tuple[datetime, float]:
+        """Wait until `WORKER_CLOCK_WAIT` before `as_of` by this worker's clock, `most` seconds
+        at most (the scheduler woke that long ahead, and a clock that disagrees with the server's
+        delays nothing longer), heartbeating. The scheduler holds its dispatch beside the minute
+        while this one waits, so an instant saved meanwhile before `as_of` is watched for here
+        and taken instead; the instant to dispatch as is returned, with how many seconds ahead
+        of it the dispatch goes on (0 when `most` ran out: the clocks then disagree, and the
+        runs are started as at their instant)."""
         deadline = time.monotonic() + most
         since = utc_now() if after is None else max(utc_now(), after)
+        early = WORKER_CLOCK_WAIT.total_seconds()
         alive = asyncio.create_task(_keep_alive(counters))
         try:
             while True:
                 sooner = await self._in_thread(self._earliest, since, as_of)
                 target = as_of if sooner is None else sooner
-                wait = min((target - utc_now()).total_seconds(), deadline - time.monotonic())
+                left = (target - utc_now()).total_seconds()
+                lead = deadline - time.monotonic()
+                wait = min(left - early, lead)
                 if wait <= 0:
-                    return target
+                    return target, max(min(left, lead), 0.0)
                 await asyncio.sleep(min(wait, _WATCH_EVERY))
         finally:
             alive.cancel()
 
     async def _dispatch_due(
-        self, as_of: datetime, after: datetime | None, counters: TickCounters, clock: float
+        self,
+        as_of: datetime,
+        after: datetime | None,
+        counters: TickCounters,
+        clock: float,
+        ahead: float = 0.0,
     ) -> None:
         """Steps 2 to 4, batch after batch: the bounds pace dispatch and never drop an instant.
         What a batch leaves due goes in the next batch of the same tick, with its own instant;
@@ -236,7 +257,7 @@ class DispatchActivities:
             schedules = batch.schedules
             chunks = [schedules[i : i + _CHUNK] for i in range(0, len(schedules), _CHUNK)]
             results = await asyncio.gather(
-                *(self._dispatch_chunk(chunk, as_of, gate) for chunk in chunks)
+                *(self._dispatch_chunk(chunk, as_of, gate, ahead) for chunk in chunks)
             )
             advanced = sum(done.advanced for done in results)
             counters.advanced += advanced
@@ -309,13 +330,13 @@ class DispatchActivities:
             )
 
     async def _dispatch_chunk(
-        self, chunk: list[DueSchedule], as_of: datetime, gate: _Gate
+        self, chunk: list[DueSchedule], as_of: datetime, gate: _Gate, ahead: float = 0.0
     ) -> _Advanced:
         """Steps 3 and 4 for a slice of a batch: plan it and record its runs `pending`, start
         them, then advance them. Slices go concurrently, so one slice's planning and advance
         overlap the starts of the others; within a trigger the order stays start, then advance.
         """
-        plans = await self._in_thread(self._plan_and_record, chunk, as_of)
+        plans = await self._in_thread(self._plan_and_record, chunk, as_of, ahead)
         outcomes = await asyncio.gather(*(self._start(plan, gate) for plan in plans))
         settled = [plan for plan in outcomes if plan is not None]
         missed = sum(plan.missed for plan in plans)
@@ -324,10 +345,14 @@ class DispatchActivities:
         done = await self._in_thread(self._advance, settled, as_of)
         return _Advanced(done.advanced, done.conflicts, done.disabled_invalid, missed)
 
-    def _plan_and_record(self, schedules: list[DueSchedule], as_of: datetime) -> list[Plan]:
+    def _plan_and_record(
+        self, schedules: list[DueSchedule], as_of: datetime, ahead: float = 0.0
+    ) -> list[Plan]:
         """Plan (misfire grace, coalescing) and record the runs as `pending` invocations in one
-        statement, before any is started."""
-        plans = [plan_of(due, as_of) for due in schedules]
+        statement, before any is started. A dispatch `ahead` seconds before its `as_of` starts
+        the runs whose instant is still to come ahead of it."""
+        now = as_of - timedelta(seconds=ahead)
+        plans = [started_ahead(plan_of(due, as_of), now) for due in schedules]
         runs = [pending_row(run) for plan in plans for run in plan.runs]
         missed = [row for plan in plans for row in missed_rows(plan, as_of)]
         skipped = [row for plan in plans for row in skipped_rows(plan)]

@@ -5,7 +5,7 @@ skipped, where its schedule moves next, and whether it has completed. Pure: no s
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from alerts.events import trigger_disabled
@@ -20,7 +20,7 @@ from manage_db.next_run import (
     Schedule,
     decide_due,
 )
-from manage_db.timestamps import instants_of, to_db
+from manage_db.timestamps import from_db, instants_of, to_db
 from runner.contract import (
     CURRENT_STEPS,
     RunnerInput,
@@ -62,6 +62,22 @@ class Plan:
     @property
     def branch(self) -> str:
         return f"{self.due.tenant_id}/{self.due.project_id}/main"
+
+
+def started_ahead(plan: Plan, now: datetime) -> Plan:
+    """The plan with each run whose fire instant (its jittered `fire_at`, or the instant itself)
+    is after `now` marked `started_ahead` with that instant as `fire_at`: its begin waits for
+    it on the worker's clock."""
+    if plan.run is None:
+        return plan
+
+    def ahead(run: RunnerInput) -> RunnerInput:
+        fire = run.fire_at or run.scheduled_for
+        if (from_db(fire) or now) <= now:
+            return run
+        return replace(run, fire_at=fire, started_ahead=True)
+
+    return replace(plan, run=ahead(plan.run), earlier=tuple(ahead(run) for run in plan.earlier))
 
 
 def disabled_event(due: DueSchedule, reason: str, as_of: datetime) -> AlertEvent:

@@ -26,11 +26,11 @@ from manage_db.agents import AgentRow, read_agent_at
 from manage_db.branches import project_branch
 from manage_db.ids import check_id
 from manage_db.store import ManageStore
-from manage_db.timestamps import from_db
+from manage_db.timestamps import from_db, utc_now
 from manage_db.triggers import TriggerRow, read_trigger_at
 from runner.agents import DeliveryRequest, DeliveryResult, deliver
 from runner.backoff import worst_case_seconds
-from runner.contract import RunnerInput
+from runner.contract import WORKER_CLOCK_WAIT, RunnerInput
 from runner.decisions import Refusal, Wait, decide, delivery_of, refused_attempt
 from runner.models import (
     AttemptOutcome,
@@ -180,6 +180,7 @@ class RunnerActivities:
         Once an attempt may have been sent nothing is raised (the workflow could not tell how
         far it got): a failure there comes back as `lost`, for the workflow to record.
         """
+        input = await _until_fire_at(input)
         plan = await asyncio.to_thread(self.begin_invocation, input)
         delivery = plan.delivery
         if delivery is None or plan.cancelled_workflow_id is not None:
@@ -301,6 +302,21 @@ class RunnerActivities:
         _observe_attempt(input, started_at, result)
         finished = await asyncio.to_thread(self._record_and_close, row, close)
         return outcome, finished
+
+
+async def _until_fire_at(input: BeginInput) -> BeginInput:
+    """A run started ahead of its instant waits for it here, on this worker's clock: no timer at
+    a busy server stands between the instant and the request. It waits `WORKER_CLOCK_WAIT` at
+    most (a worker clock behind the server's delays it no longer), and begins as of the moment
+    it woke."""
+    fire_at = from_db(input.run.fire_at)
+    if not input.run.started_ahead or fire_at is None:
+        return input
+    wait = min((fire_at - utc_now()).total_seconds(), WORKER_CLOCK_WAIT.total_seconds())
+    if wait <= 0:
+        return input
+    await asyncio.sleep(wait)
+    return dataclasses.replace(input, now=max(input.now, utc_now()))
 
 
 def _close(

@@ -9,7 +9,7 @@ about three times slower (BENCHMARKS.md).
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from manage_db.ids import check_id
 from manage_db.timestamps import to_slot
@@ -17,6 +17,10 @@ from manage_db.timestamps import to_slot
 RUNNER_WORKFLOW = "RunnerWorkflow"
 # The runner's steps a run started now follows (see RunnerInput.steps).
 CURRENT_STEPS = 1
+# A run started ahead of its instant spends the last of its wait, this long at most, inside its
+# begin local activity on the worker's clock: a server timer fires seconds late while the server
+# starts a minute's burst, and a start made in time leaves no round trip after the instant.
+WORKER_CLOCK_WAIT = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,9 @@ class RunnerInput:
     # marker to tell: 1 is begin with the first attempt, then local steps. 0, the value of runs
     # started before this field, decides by the runner's patches. Every start sets CURRENT_STEPS.
     steps: int = 0
+    # The dispatch started this run before `fire_at` (a one-time instant it was handed ahead):
+    # its begin waits for `fire_at` on the worker's clock (`WORKER_CLOCK_WAIT` at most).
+    started_ahead: bool = False
 
 
 def runner_workflow_id(

@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from manage_db.timestamps import from_db
     from runner.activities import RunnerActivities
     from runner.backoff import DELIVERY_MARGIN_SECONDS, retry_delay
-    from runner.contract import RUNNER_WORKFLOW, RunnerInput
+    from runner.contract import RUNNER_WORKFLOW, WORKER_CLOCK_WAIT, RunnerInput
     from runner.models import (
         CANCEL_SIGNAL,
         AttemptOutcome,
@@ -87,8 +87,11 @@ class RunnerWorkflow:
 
     async def _until_fire_at(self, run: RunnerInput) -> None:
         """A jittered occurrence waits for its offset (a cancel ends the wait early; begin then
-        finds the invocation cancelled)."""
+        finds the invocation cancelled). A run started ahead leaves the last `WORKER_CLOCK_WAIT`
+        of it to its begin, which waits on the worker's clock."""
         fire_at = from_db(run.fire_at)
+        if fire_at is not None and run.started_ahead:
+            fire_at -= WORKER_CLOCK_WAIT
         if fire_at is None or fire_at <= workflow.now():
             return
         with suppress(TimeoutError):

@@ -179,7 +179,8 @@ class Invocation(Base):
     )
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # When the run starts: `scheduled_for` plus the trigger's jitter offset (None: no jitter).
+    # When the run begins: `scheduled_for` plus the trigger's jitter offset, or the instant of a
+    # run the dispatch started ahead of it (None: at once).
     fire_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     attempts: Mapped[list[InvocationAttempt]] = relationship(

@@ -24,7 +24,7 @@ from manage_db.branches import project_branch
 from manage_db.store import branch_heads
 from manage_db.timestamps import to_db, to_slot
 from manage_db.triggers import replace_trigger
-from runner.contract import RunnerInput
+from runner.contract import WORKER_CLOCK_WAIT, RunnerInput
 from runtime_db.models import Invocation
 from runtime_db.scheduler_state import current_state, register
 from telemetry.logs import fields_of
@@ -216,33 +216,48 @@ async def _start_time(scene: Scene, trigger_id: str, instant: datetime) -> datet
     return (await handle.describe()).start_time
 
 
-async def test_a_dispatch_woken_ahead_of_its_instant_starts_nothing_before_it(
+async def test_a_dispatch_woken_ahead_starts_its_run_ahead_to_begin_at_the_instant(
     scene: Scene,
 ) -> None:
-    """The scheduler woke 2 s ahead of a one-time instant (`lead_ms`): the dispatch waits for
-    the instant on this worker's clock before it checks, finds and starts anything."""
-    instant = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    """The scheduler woke 6 s ahead of a one-time instant (`lead_ms`): the dispatch waits on this
+    worker's clock until `WORKER_CLOCK_WAIT` (5 s) before it, then checks, finds and starts the
+    run, marked to begin at the instant (its `fire_at`), which its begin waits for."""
+    instant = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=6)
     _one_time_at(scene, instant)
 
     counters = await scene.activities().dispatch(
-        DispatchInput(generation=1, as_of=to_db(instant), check=True, lead_ms=2000)
+        DispatchInput(generation=1, as_of=to_db(instant), check=True, lead_ms=6000)
     )
     returned = datetime.now(UTC)
     started = await _start_time(scene, "once", instant)
+    run = await _started(scene.env.client, scene.run_id("once", to_slot(instant)))
 
-    assert (counters.superseded, counters.due, counters.started) == (False, 1, 1)
+    assert (counters.as_of, counters.superseded, counters.due, counters.started) == (
+        to_db(instant),
+        False,
+        1,
+        1,
+    )
     assert started is not None
-    assert instant <= started <= returned
+    assert instant - WORKER_CLOCK_WAIT <= started <= returned < instant
+    assert (run.scheduled_for, run.fire_at, run.started_ahead) == (
+        to_db(instant),
+        to_db(instant),
+        True,
+    )
+    with scene.sessions() as session:
+        pending = session.scalars(select(Invocation)).one()
+    assert (pending.status, pending.fire_at) == ("pending", instant)
 
 
 async def test_a_dispatch_waiting_for_its_instant_takes_a_sooner_one_on_its_own_second(
     scene: Scene,
 ) -> None:
     """While a dispatch woken ahead waits for its instant, the scheduler's dispatch beside the
-    minute is held; a one-time instant saved meanwhile for sooner (synced by the save, as the
-    API does) is taken instead, at its own second, and the later one is left due."""
+    minute is held; a one-time instant saved for sooner (synced by the save, as the API does)
+    is taken instead, as early as its own instant allows, and the later one is left due."""
     now = datetime.now(UTC).replace(microsecond=0)
-    sooner, later = now + timedelta(seconds=2), now + timedelta(seconds=5)
+    sooner, later = now + timedelta(seconds=2), now + timedelta(seconds=9)
     _one_time_at(scene, later)
     add_triggers(
         scene.store,
@@ -253,16 +268,17 @@ async def test_a_dispatch_waiting_for_its_instant_takes_a_sooner_one_on_its_own_
         sync_branch(scene.store, session, scene.branch, now)
 
     counters = await scene.activities().dispatch(
-        DispatchInput(generation=1, as_of=to_db(later), check=True, lead_ms=5000)
+        DispatchInput(generation=1, as_of=to_db(later), check=True, lead_ms=9000)
     )
     returned = datetime.now(UTC)
     started = await _start_time(scene, "sooner", sooner)
+    run = await _started(scene.env.client, scene.run_id("sooner", to_slot(sooner)))
 
     assert (counters.as_of, counters.due, counters.started) == (to_db(sooner), 1, 1)
     assert counters.next_due_at == to_db(later)
     assert started is not None
-    assert sooner <= started < sooner + timedelta(seconds=1)
-    assert returned < later
+    assert started <= returned < sooner
+    assert (run.fire_at, run.started_ahead) == (to_db(sooner), True)
     assert not await _exists(scene.env.client, scene.run_id("once", to_slot(later)))
     assert schedule_of(scene.sessions, scene.branch, "once") == (to_db(later), None, 0)
     assert schedule_of(scene.sessions, scene.branch, "sooner") == (None, to_db(sooner), 1)
@@ -278,8 +294,10 @@ async def test_a_dispatch_waits_for_its_instant_no_longer_than_the_lead(scene: S
         DispatchInput(generation=1, as_of=to_db(instant), check=True, lead_ms=300)
     )
 
+    run = await _started(scene.env.client, scene.run_id("once", to_slot(instant)))
+
     assert (counters.superseded, counters.due, counters.started) == (False, 1, 1)
-    assert await _exists(scene.env.client, scene.run_id("once", to_slot(instant)))
+    assert (run.fire_at, run.started_ahead) == (None, False)  # started as at its instant
 
 
 async def test_the_basis_is_the_scheduled_instant_not_the_late_tick(

@@ -5,7 +5,9 @@ The plain histories were recorded before begin and finish became local activitie
 `local-store-steps` patch), the `_local_steps` ones after, the `_local_delivery` ones after the
 delivery became a local activity too (`local-delivery`), the `_first_attempt_in_begin` ones
 after begin made the first attempt (`first-attempt-in-begin`), the `_steps_1` ones from runs
-started with `RunnerInput.steps` 1 (the same steps, no patch markers): all must replay. To record
+started with `RunnerInput.steps` 1 (the same steps, no patch markers), and `started_ahead` from a
+run the dispatch started ahead of its (jittered) instant (`test_started_ahead.py`, which records
+it the same way): all must replay. To record
 the current ones again after an intended, versioned change, run
 `TIMEKEEPER_RECORD_HISTORIES=1 pytest tests/runner/test_workflows.py -k "retried or cancel_betw"`
 and rename what it writes to `*_<change>.json`, restoring the plain ones.
@@ -44,4 +46,5 @@ def test_the_recorded_histories_are_present() -> None:
         "retry_then_success_local_delivery",
         "retry_then_success_local_steps",
         "retry_then_success_steps_1",
+        "started_ahead",
     ]
