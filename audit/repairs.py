@@ -27,6 +27,7 @@ from audit.findings import (
 )
 from audit.scan import ManageSnapshot, OpenInvocation, RuntimeSnapshot
 from dispatcher.control import ensure_scheduler
+from dispatcher.models import PLAIN_SCHEDULER, SchedulerOptions
 from runner.launch import signal_cancel
 from runtime_db.invocations import finish_if_open, request_cancel
 
@@ -44,8 +45,7 @@ async def repair_scheduler(
     deployment_id: str,
     task_queue: str,
     tick_seconds: int,
-    lead_ms: int | None = None,
-    separate_runs_queue: bool = False,
+    options: SchedulerOptions = PLAIN_SCHEDULER,
 ) -> list[Repair]:
     """Ensure a scheduler runs, then cancel superseded runs (they would end at their next tick).
 
@@ -66,8 +66,7 @@ async def repair_scheduler(
                 deployment_id=deployment_id,
                 task_queue=task_queue,
                 tick_seconds=tick_seconds,
-                lead_ms=lead_ms,
-                separate_runs_queue=separate_runs_queue,
+                options=options,
             )
         except (RPCError, RuntimeError):
             log.exception("audit: could not ensure the scheduler; the finding stays unfixed")

@@ -31,6 +31,7 @@ from audit.scan import (
 from audit.schedule_checks import check_next_run_missing, check_schedule_sync, check_trigger_overdue
 from audit.schedule_repairs import repair_schedules
 from audit.unaccounted import LOOKBACK, check_instants_unaccounted, repair_unaccounted
+from dispatcher.models import PLAIN_SCHEDULER, SchedulerOptions
 from manage_db.schema import MIGRATIONS, Migration
 from manage_db.store import ManageStore
 from manage_db.timestamps import utc_now
@@ -40,9 +41,8 @@ from manage_db.timestamps import utc_now
 class AuditContext:
     """What an audit needs, handed in once; `now` is a clock so one context serves many runs.
 
-    `deployment_id` and `task_queue` say where a missing scheduler is started,
-    `one_time_lead_ms` how far ahead of a one-time instant it wakes (None: its default), and
-    `separate_runs_queue` whether its minute's runs go on a queue of their own.
+    `deployment_id`, `task_queue` and `scheduler` say where and how a missing scheduler is
+    started.
     """
 
     store: ManageStore
@@ -53,8 +53,7 @@ class AuditContext:
     deployment_id: str
     now: Callable[[], datetime] = field(default=utc_now)
     migrations: tuple[Migration, ...] = MIGRATIONS
-    one_time_lead_ms: int | None = None
-    separate_runs_queue: bool = False
+    scheduler: SchedulerOptions = PLAIN_SCHEDULER
 
 
 def _read_runtime(session_factory: sessionmaker[Session]) -> RuntimeSnapshot:
@@ -117,8 +116,7 @@ async def run_audit(
                 deployment_id=ctx.deployment_id,
                 task_queue=ctx.task_queue,
                 tick_seconds=ctx.tick_seconds,
-                lead_ms=ctx.one_time_lead_ms,
-                separate_runs_queue=ctx.separate_runs_queue,
+                options=ctx.scheduler,
             )
         report.repairs += await repair_invocations(
             ctx.session_factory, ctx.temporal, manage, runtime, findings, now

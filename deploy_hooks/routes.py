@@ -18,6 +18,7 @@ from temporalio.client import Client
 
 from deploy_hooks.secret import secret_matches
 from dispatcher.control import SchedulerStart, start_scheduler
+from dispatcher.models import PLAIN_SCHEDULER, SchedulerOptions
 from manage_api.bearer import bearer_token
 from manage_api.inputs import json_object, parse_body
 from manage_api.problems import Problem
@@ -48,9 +49,7 @@ class DeployContext:
     deploy_secret: str | None
     tick_seconds: int
     task_queue_for: Callable[[str], str]
-    one_time_lead_ms: int | None = None  # None: the scheduler's default
-    # The scheduler's minute dispatches and their runs on a queue of their own (runner workers).
-    separate_runs_queue: bool = False
+    scheduler: SchedulerOptions = PLAIN_SCHEDULER  # the deployment's, from its settings
 
 
 def deploy_routes(ctx: DeployContext) -> RouteList:
@@ -117,6 +116,5 @@ def _start(ctx: DeployContext, deployment_id: str) -> Awaitable[SchedulerStart]:
         deployment_id=deployment_id,
         task_queue=ctx.task_queue_for(deployment_id),
         tick_seconds=ctx.tick_seconds,
-        lead_ms=ctx.one_time_lead_ms,
-        separate_runs_queue=ctx.separate_runs_queue,
+        options=ctx.scheduler,
     )

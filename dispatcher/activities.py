@@ -15,8 +15,6 @@ instant on its worker's clock, its start at a busy server made already.
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
 import logging
 import sqlite3
 import time
@@ -60,9 +58,12 @@ from manage_db.timestamps import from_db, to_db, utc_now
 from runner.contract import (
     RUNNER_WORKFLOW,
     WORKER_CLOCK_WAIT,
+    RunnerInput,
+    ahead_task_timeout,
     workflow_id_for,
 )
 from runner.launch import pending_row
+from runner.threads import in_thread
 from runtime_db import scheduler_state
 from runtime_db.alerts import enqueue
 from runtime_db.invocations import record_missed, record_pending
@@ -123,10 +124,13 @@ class DispatchActivities:
         *,
         advance_hook: AdvanceHook | None = None,
         executor: Executor | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         """`executor` runs the tick's store calls; the worker gives the scheduler threads of its
         own, so a tick's reads and writes never queue behind a minute's burst of runs in the
-        loop's default pool (a one-time trigger two seconds after the minute waited for them)."""
+        loop's default pool (a one-time trigger two seconds after the minute waited for them).
+        `clock` is the worker's, which a dispatch woken ahead waits on."""
+        self._clock = clock
         self._store = store
         self._sessions = session_factory
         self._client = client
@@ -219,14 +223,14 @@ class DispatchActivities:
         of it the dispatch goes on (0 when `most` ran out: the clocks then disagree, and the
         runs are started as at their instant)."""
         deadline = time.monotonic() + most
-        since = utc_now() if after is None else max(utc_now(), after)
+        since = self._clock() if after is None else max(self._clock(), after)
         early = WORKER_CLOCK_WAIT.total_seconds()
         alive = asyncio.create_task(_keep_alive(counters))
         try:
             while True:
                 sooner = await self._in_thread(self._earliest, since, as_of)
                 target = as_of if sooner is None else sooner
-                left = (target - utc_now()).total_seconds()
+                left = (target - self._clock()).total_seconds()
                 lead = deadline - time.monotonic()
                 wait = min(left - early, lead)
                 if wait <= 0:
@@ -285,9 +289,7 @@ class DispatchActivities:
             return earliest_next_run(session, after=after, before=before)
 
     async def _in_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
-        """`asyncio.to_thread` on the scheduler's executor (the activity's context goes along)."""
-        call = functools.partial(contextvars.copy_context().run, fn, *args)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        return await in_thread(self._executor, fn, *args)
 
     def _sync(self, as_of: datetime, counters: TickCounters) -> None:
         """Step 1: one query for every head; re-sync only the branches whose head moved."""
@@ -381,6 +383,7 @@ class DispatchActivities:
                         # The run's first workflow task comes back with the start, to this
                         # worker (when it has a free slot): no trip through the task queue.
                         request_eager_start=True,
+                        task_timeout=self._task_timeout(run),
                     )
                     counters.started += 1
                 except WorkflowAlreadyStartedError:
@@ -391,6 +394,13 @@ class DispatchActivities:
                     return None
         _heartbeat(counters)
         return plan
+
+    def _task_timeout(self, run: RunnerInput) -> timedelta | None:
+        """A run started ahead: a task timeout covering its wait (None: the default)."""
+        fire_at = from_db(run.fire_at)
+        if not run.started_ahead or fire_at is None:
+            return None
+        return ahead_task_timeout(fire_at - self._clock())
 
     def _runs_queue(self) -> str:
         """Runs go on the queue this dispatch runs on, so an eager start lands in the worker

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -20,10 +19,10 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dispatcher.models import (
+    PLAIN_SCHEDULER,
     SCHEDULER_WORKFLOW,
     WAKE_SIGNAL,
-    SchedulerInput,
-    runs_queue_for,
+    SchedulerOptions,
     scheduler_workflow_id,
 )
 from manage_db.timestamps import to_db
@@ -61,13 +60,10 @@ async def start_scheduler(
     deployment_id: str,
     task_queue: str,
     tick_seconds: int,
-    lead_ms: int | None = None,
-    separate_runs_queue: bool = False,
+    options: SchedulerOptions = PLAIN_SCHEDULER,
 ) -> SchedulerStart:
-    """Start the deployment's scheduler once; asking again returns the same run. `lead_ms`:
-    how far ahead of a one-time instant it wakes (None: `SchedulerInput`'s default);
-    `separate_runs_queue`: its minute dispatches and their runs go on `runs_queue_for` its
-    task queue, which a `runner` worker serves."""
+    """Start the deployment's scheduler once, with `options` (its leads, its runs' queue);
+    asking again returns the same run."""
     workflow_id = scheduler_workflow_id(deployment_id)
     allocated = await asyncio.to_thread(
         _allocate, session_factory, deployment_id, workflow_id, task_queue
@@ -82,9 +78,7 @@ async def start_scheduler(
             allocated.previous,
             superseded_by=newer if newer is not None and newer > allocation.generation else None,
         )
-    run_id = await _start(
-        client, allocation, tick_seconds, lead_ms, separate_runs_queue, restart=False
-    )
+    run_id = await _start(client, allocation, tick_seconds, options, restart=False)
     await asyncio.to_thread(_set_run, session_factory, allocation.generation, run_id)
     return SchedulerStart(workflow_id, run_id, allocation.generation, allocated.previous)
 
@@ -96,8 +90,7 @@ async def ensure_scheduler(
     deployment_id: str,
     task_queue: str,
     tick_seconds: int,
-    lead_ms: int | None = None,
-    separate_runs_queue: bool = False,
+    options: SchedulerOptions = PLAIN_SCHEDULER,
 ) -> SchedulerStart | None:
     """Start this deployment's scheduler when none is registered or the registered one is not
     running in Temporal; None when a scheduler runs already.
@@ -123,9 +116,7 @@ async def ensure_scheduler(
             allocation.generation,
         )
         return None
-    run_id = await _start(
-        client, allocation, tick_seconds, lead_ms, separate_runs_queue, restart=True
-    )
+    run_id = await _start(client, allocation, tick_seconds, options, restart=True)
     await asyncio.to_thread(_set_run, session_factory, allocation.generation, run_id)
     log.info(
         "scheduler ensured: deployment=%s generation=%s run_id=%s",
@@ -140,8 +131,7 @@ async def _start(
     client: Client,
     allocation: Allocation,
     tick_seconds: int,
-    lead_ms: int | None,
-    separate_runs_queue: bool,
+    options: SchedulerOptions,
     restart: bool,
 ) -> str:
     """Start the workflow for an allocated generation; a run already open is reused.
@@ -149,14 +139,9 @@ async def _start(
     Without `restart`, a closed run of the same id is not started again (the deployment had
     its scheduler); its id is returned.
     """
-    input = SchedulerInput(
-        generation=allocation.generation,
-        deployment_id=allocation.deployment_id,
-        tick_seconds=tick_seconds,
-        runs_queue=runs_queue_for(allocation.task_queue) if separate_runs_queue else None,
+    input = options.input(
+        allocation.generation, allocation.deployment_id, tick_seconds, allocation.task_queue
     )
-    if lead_ms is not None:
-        input = replace(input, lead_ms=lead_ms)
     try:
         handle = await client.start_workflow(
             SCHEDULER_WORKFLOW,

@@ -8,7 +8,7 @@ payload converter resolves a dataclass's hints on every decode, and string hints
 about three times slower (BENCHMARKS.md).
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +50,38 @@ class SchedulerInput:
     # Where the minute's dispatch runs, and so its runs (`runs_queue_for`); None: the
     # scheduler's own queue, as in runs recorded before it.
     runs_queue: str | None = None
+    # How long before each minute the scheduler wakes and hands that minute to its dispatch,
+    # which starts the minute's runs ahead of it: each begins at the minute on its worker's
+    # clock. At most 30 s; 0, the value of runs recorded before it: at the minute.
+    minute_lead_ms: int = 0
+
+
+@dataclass(frozen=True)
+class SchedulerOptions:
+    """How a deployment starts its scheduler, from its settings; the defaults are a plain
+    scheduler's (as tests start one): `SchedulerInput`'s own one-time lead (None), no minute
+    lead, and the minute's dispatches on the scheduler's own queue."""
+
+    lead_ms: int | None = None
+    minute_lead_ms: int = 0
+    # The minute's dispatches and their runs go on `runs_queue_for` the task queue, which a
+    # `runner` worker serves.
+    separate_runs_queue: bool = False
+
+    def input(
+        self, generation: int, deployment_id: str, tick_seconds: int, task_queue: str
+    ) -> SchedulerInput:
+        input = SchedulerInput(
+            generation=generation,
+            deployment_id=deployment_id,
+            tick_seconds=tick_seconds,
+            runs_queue=runs_queue_for(task_queue) if self.separate_runs_queue else None,
+            minute_lead_ms=self.minute_lead_ms,
+        )
+        return input if self.lead_ms is None else replace(input, lead_ms=self.lead_ms)
+
+
+PLAIN_SCHEDULER = SchedulerOptions()
 
 
 @dataclass(frozen=True)

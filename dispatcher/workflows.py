@@ -12,7 +12,10 @@ after a check of its own, only what came due after the minute's `as_of` (patch
 
 It wakes ahead of a one-time instant (up to 30 s) and hands the dispatch that instant as `as_of`;
 the dispatch waits for it on the worker's clock, so a server timer firing late in a busy minute
-does not make the run late (patch `lead-the-instant`).
+does not make the run late (patch `lead-the-instant`). With a minute lead
+(`SchedulerInput.minute_lead_ms`, which versions it) it hands each minute to its dispatch that
+far ahead as well, and the minute's runs are started before the minute, each to begin at it on
+its worker's clock.
 """
 
 from __future__ import annotations
@@ -124,22 +127,33 @@ class SchedulerWorkflow:
         return workflow.now() < tick
 
     async def _sleep_ahead(
-        self, tick_seconds: int, early: datetime | None, lead: timedelta
-    ) -> datetime | None:
-        """Until the next tick (None), or until `lead` before a one-time instant inside it
-        (`early`, or one a wake signal told of): that instant, for a dispatch that waits for it."""
+        self,
+        tick_seconds: int,
+        early: datetime | None,
+        lead: timedelta,
+        minute_lead: timedelta = timedelta(0),
+        done: datetime | None = None,
+    ) -> _Wake:
+        """Until `minute_lead` before the next tick (that tick, for the minute's dispatch), or
+        until `lead` before a one-time instant inside it (`early`, or one a wake signal told of):
+        that instant, for a dispatch that waits for it. `done`: the last minute dispatched ahead
+        of time, whose dispatch may end before it; the next tick is then the one after it."""
         next_tick = workflow.now() + until_next_tick(workflow.now(), tick_seconds)
+        if done is not None and next_tick <= done:
+            next_tick = done + timedelta(seconds=tick_seconds)
         while True:
             now = workflow.now()
-            if next_tick <= now:
+            if next_tick - minute_lead <= now:
                 self._told = None
-                return None
+                return _Wake(next_tick, minute=True)
             candidates = (t for t in (early, self._told) if t is not None and t < next_tick)
             planned = min(candidates, default=None)
             if planned is not None and planned - lead <= now:
                 self._told = None
-                return max(planned, now)
-            wake = next_tick if planned is None else planned - lead
+                return _Wake(max(planned, now), minute=False)
+            wake = next_tick - minute_lead
+            if planned is not None:
+                wake = min(wake, planned - lead)
             told = self._told
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
@@ -185,6 +199,8 @@ class SchedulerWorkflow:
         early: datetime | None = None  # a due instant before the next tick, if the last knew one
         ahead = workflow.patched(_LEAD_PATCH)
         lead = min(timedelta(milliseconds=max(input.lead_ms, 0)), _MAX_LEAD)
+        minute_lead = min(timedelta(milliseconds=max(input.minute_lead_ms, 0)), _MAX_LEAD)
+        done: datetime | None = None  # the last minute dispatched ahead of it
         while input.stop_after_ticks is None or ticks < input.stop_after_ticks:
             if (
                 ticks - input.ticks_before >= input.ticks_per_run
@@ -192,10 +208,14 @@ class SchedulerWorkflow:
             ):
                 workflow.continue_as_new(replace(input, ticks_before=ticks))
             if ahead:
-                instant = await self._sleep_ahead(input.tick_seconds, early, lead)
-                tick = await (
-                    self._tick(input, lead) if instant is None else self._early_tick(input, instant)
-                )
+                woke = await self._sleep_ahead(input.tick_seconds, early, lead, minute_lead, done)
+                if not woke.minute:
+                    tick = await self._early_tick(input, woke.instant)
+                elif minute_lead:
+                    tick = await self._tick(input, lead, minute=woke.instant)
+                    done = woke.instant
+                else:
+                    tick = await self._tick(input, lead)
             else:
                 woke_early = await self._sleep(input.tick_seconds, early)
                 if workflow.patched(_BESIDE_PATCH):
@@ -267,25 +287,33 @@ class SchedulerWorkflow:
         early = from_db(counters.next_due_at) if counters else None
         return _Tick(dispatched=1, superseded=False, early=early)
 
-    async def _tick(self, input: SchedulerInput, lead: timedelta) -> _Tick:
+    async def _tick(
+        self, input: SchedulerInput, lead: timedelta, minute: datetime | None = None
+    ) -> _Tick:
         """Check, dispatch the tick, and meanwhile dispatch each one-time instant that comes
         due before both the next tick and the end of this tick's dispatch, each with a check of
         its own (inside that dispatch), woken `lead` ahead of it. One dispatch beside the minute's
         at a time, and only of instants after the minute's `as_of`, so the two never take the
-        same trigger."""
-        now = workflow.now()
+        same trigger. `minute`: the tick woken ahead of it, dispatched as of it; an instant told
+        of before it is left to the minute's dispatch, or to the next wake."""
+        now = workflow.now() if minute is None else minute
         boundary = now + until_next_tick(now, input.tick_seconds)
         peek = await self._peek(input.generation, now, boundary)
         if not peek.current:
             return _Tick(dispatched=0, superseded=True, early=None)
-        minute = self._start_dispatch(
-            DispatchInput(input.generation, to_db(now)), task_queue=input.runs_queue
-        )
+        dispatch = DispatchInput(input.generation, to_db(now))
+        if minute is not None:
+            dispatch = replace(dispatch, lead_ms=_ahead_ms(minute))
+        minute_dispatch = self._start_dispatch(dispatch, task_queue=input.runs_queue)
         upcoming = from_db(peek.upcoming_at)
         dispatched, superseded = 1, False
         beside_until: datetime | None = None  # the `as_of` of the last dispatch beside it
-        while not minute.done():
-            planned = min((t for t in (upcoming, self._told) if t is not None), default=None)
+        while not minute_dispatch.done():
+            candidates = (upcoming, self._told)
+            planned = min(
+                (t for t in candidates if t is not None and (minute is None or t > now)),
+                default=None,
+            )
             if planned is None or planned >= boundary:
                 planned = None
             told = self._told
@@ -293,7 +321,7 @@ class SchedulerWorkflow:
             if timeout is None or timeout > timedelta(0):
                 try:
                     await workflow.wait_condition(
-                        lambda told=told: minute.done() or self._told != told,  # type: ignore[misc]
+                        lambda told=told: minute_dispatch.done() or self._told != told,  # type: ignore[misc]
                         timeout=timeout,
                     )
                     continue
@@ -320,7 +348,7 @@ class SchedulerWorkflow:
             if counters is not None:  # a failed one leaves its instant due: woken for again
                 beside_until = at
             upcoming = from_db(counters.next_after_at) if counters else None
-        counters = await self._settled(minute)
+        counters = await self._settled(minute_dispatch)
         early = from_db(counters.next_due_at) if counters else None
         if early is not None and beside_until is not None and now < early <= beside_until:
             early = upcoming  # read before the dispatch beside it advanced that instant
@@ -330,6 +358,14 @@ class SchedulerWorkflow:
 def _ahead_ms(instant: datetime) -> int:
     """How far ahead of `instant` the workflow's clock is, in whole milliseconds (0 past it)."""
     return max(round((instant - workflow.now()) / timedelta(milliseconds=1)), 0)
+
+
+@dataclass(frozen=True)
+class _Wake:
+    """What the scheduler woke for: the next tick (`minute`), or a one-time instant."""
+
+    instant: datetime
+    minute: bool
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,6 +47,7 @@ from runner.models import (
 from runner.templates import (
     MAX_MESSAGE_BYTES,
 )
+from runner.threads import in_thread
 from runner.verdicts import after_attempt
 from runtime_db.alerts import enqueue
 from runtime_db.invocations import (
@@ -97,7 +99,14 @@ class RunnerActivities:
         session_factory: sessionmaker[Session],
         http: httpx.AsyncClient,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        clock: Callable[[], datetime] = utc_now,
+        executor: Executor | None = None,
     ) -> None:
+        """`clock` is the worker's, which a run started ahead waits on for its instant;
+        `executor` runs the store calls of the async activities (None: the loop's default pool,
+        which the runs of a minute's burst share)."""
+        self._clock = clock
+        self._executor = executor
         self._store = store
         self._sessions = session_factory
         self._http = http
@@ -180,8 +189,8 @@ class RunnerActivities:
         Once an attempt may have been sent nothing is raised (the workflow could not tell how
         far it got): a failure there comes back as `lost`, for the workflow to record.
         """
-        input = await _until_fire_at(input)
-        plan = await asyncio.to_thread(self.begin_invocation, input)
+        input = await self._until_fire_at(input)
+        plan = await in_thread(self._executor, self.begin_invocation, input)
         delivery = plan.delivery
         if delivery is None or plan.cancelled_workflow_id is not None:
             return Began(plan)
@@ -205,8 +214,11 @@ class RunnerActivities:
         not sent again: a run replayed after its worker died between recording the attempt and
         completing the workflow task takes the recorded outcome.
         """
-        before = await asyncio.to_thread(
-            self._before_attempt, uuid.UUID(input.delivery.invocation_id), input.attempt
+        before = await in_thread(
+            self._executor,
+            self._before_attempt,
+            uuid.UUID(input.delivery.invocation_id),
+            input.attempt,
         )
         outcome, _ = await self._attempt(input, *before, close_at=None)
         return outcome
@@ -232,6 +244,19 @@ class RunnerActivities:
     def finish_invocation(self, input: FinishInput) -> Finished:
         with self._sessions.begin() as session:
             return _close(session, input)
+
+    async def _until_fire_at(self, input: BeginInput) -> BeginInput:
+        """A run started ahead of its instant waits for it here, on this worker's clock: no timer
+        at a busy server stands between the instant and the request. It waits `WORKER_CLOCK_WAIT`
+        at most (a worker clock behind the server's delays it no longer), and begins as of the
+        moment it woke."""
+        fire_at = from_db(input.run.fire_at)
+        if not input.run.started_ahead or fire_at is None:
+            return input
+        wait = min((fire_at - self._clock()).total_seconds(), WORKER_CLOCK_WAIT.total_seconds())
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return dataclasses.replace(input, now=max(input.now, self._clock()))
 
     def _definitions(self, run: RunnerInput) -> tuple[TriggerRow | None, AgentRow | None]:
         branch = project_branch(run.tenant_id, run.project_id)
@@ -300,23 +325,8 @@ class RunnerActivities:
         # Observed before the record: the attempt was made, and a failed one is logged before
         # the close that may log the invocation's failure.
         _observe_attempt(input, started_at, result)
-        finished = await asyncio.to_thread(self._record_and_close, row, close)
+        finished = await in_thread(self._executor, self._record_and_close, row, close)
         return outcome, finished
-
-
-async def _until_fire_at(input: BeginInput) -> BeginInput:
-    """A run started ahead of its instant waits for it here, on this worker's clock: no timer at
-    a busy server stands between the instant and the request. It waits `WORKER_CLOCK_WAIT` at
-    most (a worker clock behind the server's delays it no longer), and begins as of the moment
-    it woke."""
-    fire_at = from_db(input.run.fire_at)
-    if not input.run.started_ahead or fire_at is None:
-        return input
-    wait = min((fire_at - utc_now()).total_seconds(), WORKER_CLOCK_WAIT.total_seconds())
-    if wait <= 0:
-        return input
-    await asyncio.sleep(wait)
-    return dataclasses.replace(input, now=max(input.now, utc_now()))
 
 
 def _close(

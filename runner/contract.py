@@ -19,8 +19,14 @@ RUNNER_WORKFLOW = "RunnerWorkflow"
 CURRENT_STEPS = 1
 # A run started ahead of its instant spends the last of its wait, this long at most, inside its
 # begin local activity on the worker's clock: a server timer fires seconds late while the server
-# starts a minute's burst, and a start made in time leaves no round trip after the instant.
-WORKER_CLOCK_WAIT = timedelta(seconds=5)
+# starts a minute's burst, and a start made in time leaves no round trip after the instant. A
+# minute's runs are started up to this long ahead (`SchedulerInput.minute_lead_ms`).
+WORKER_CLOCK_WAIT = timedelta(seconds=25)
+# A run's workflow task timeout (the SDK's default): a task lost with a crashed worker is
+# retried on another this long after it began.
+TASK_TIMEOUT = timedelta(seconds=10)
+# The longest task timeout a run started ahead is given (`ahead_task_timeout`).
+LONGEST_AHEAD_TASK_TIMEOUT = WORKER_CLOCK_WAIT + TASK_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,15 @@ class RunnerInput:
     # The dispatch started this run before `fire_at` (a one-time instant it was handed ahead):
     # its begin waits for `fire_at` on the worker's clock (`WORKER_CLOCK_WAIT` at most).
     started_ahead: bool = False
+
+
+def ahead_task_timeout(wait: timedelta) -> timedelta:
+    """The task timeout of a run started `wait` before its fire instant. Its first workflow task
+    is held open while its begin waits (up to `WORKER_CLOCK_WAIT`): a timeout covering the wait
+    spares the worker a heartbeat of that task at the server every 8 s (a round trip for each
+    run of a minute started ahead), and a task lost with a crashed worker is still retried
+    `TASK_TIMEOUT` past the instant, as any run's is past its start."""
+    return min(max(wait, timedelta(0)), WORKER_CLOCK_WAIT) + TASK_TIMEOUT
 
 
 def runner_workflow_id(

@@ -20,7 +20,13 @@ from telemetry.logs import configure_logging
 from timekeeper.client.commands import RESOURCES, run_client
 from timekeeper.client.commands import register as register_client_commands
 from timekeeper.settings import Settings, load_settings
-from timekeeper.wiring import StackUnavailable, migrate_all, open_stores, resolve_temporal_address
+from timekeeper.wiring import (
+    StackUnavailable,
+    migrate_all,
+    open_stores,
+    resolve_temporal_address,
+    scheduler_options,
+)
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -147,8 +153,7 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
                 tick_seconds=settings.tick_seconds,
                 task_queue=settings.effective_task_queue,
                 deployment_id=settings.deployment_id,
-                one_time_lead_ms=settings.one_time_lead_ms,
-                separate_runs_queue=True,
+                scheduler=scheduler_options(settings),
             )
             return await audit_command(
                 ctx, fix=args.fix, as_json=args.json, out=sys.stdout, err=sys.stderr

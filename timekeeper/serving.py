@@ -25,7 +25,7 @@ from service.context import ServiceContext
 from telemetry.metrics import REGISTRY
 from timekeeper.app import create_app
 from timekeeper.settings import Settings, task_queue_for
-from timekeeper.wiring import Stores, connect_temporal
+from timekeeper.wiring import Stores, connect_temporal, scheduler_options
 from timekeeper.worker import WorkerDeps, build_workers, run_slots
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,7 @@ def _audit_context(settings: Settings, stores: Stores, client: Client) -> AuditC
         tick_seconds=settings.tick_seconds,
         task_queue=settings.effective_task_queue,
         deployment_id=settings.deployment_id,
-        one_time_lead_ms=settings.one_time_lead_ms,
-        separate_runs_queue=True,
+        scheduler=scheduler_options(settings),
     )
 
 
@@ -90,12 +89,14 @@ async def serve(
         with (
             ThreadPoolExecutor(max_workers=64) as executor,
             ThreadPoolExecutor(max_workers=4, thread_name_prefix="timekeeper-dispatch") as ticks,
+            ThreadPoolExecutor(max_workers=8, thread_name_prefix="timekeeper-own-runs") as own,
         ):
             workers: list[Worker] = []
             if run_worker:
                 # The runner's store calls go through asyncio.to_thread; its default pool (CPU
                 # count + 4 threads) would queue a minute's burst behind six. The scheduler's
-                # have threads of their own (`ticks`), never queued behind a burst.
+                # have threads of their own (`ticks`), and so do the runs on its queue (`own`):
+                # neither queues behind a burst.
                 asyncio.get_running_loop().set_default_executor(
                     ThreadPoolExecutor(max_workers=32, thread_name_prefix="timekeeper-io")
                 )
@@ -106,6 +107,7 @@ async def serve(
                     stores.manage,
                     http,
                     dispatch_executor=ticks,
+                    scheduler_runs_executor=own,
                 )
                 workers = build_workers(settings.worker_role, deps, executor)
                 if settings.metrics_port is not None:
@@ -127,8 +129,7 @@ async def serve(
                         deployment_id=settings.deployment_id,
                         task_queue=settings.effective_task_queue,
                         tick_seconds=settings.tick_seconds,
-                        lead_ms=settings.one_time_lead_ms,
-                        separate_runs_queue=True,
+                        options=scheduler_options(settings),
                     )
                 except Exception:
                     log.exception("could not ensure a scheduler is running")
@@ -149,8 +150,7 @@ async def serve(
                     else None,
                     tick_seconds=settings.tick_seconds,
                     task_queue_for=task_queue_for,
-                    one_time_lead_ms=settings.one_time_lead_ms,
-                    separate_runs_queue=True,
+                    scheduler=scheduler_options(settings),
                 )
                 config = uvicorn.Config(
                     create_app(

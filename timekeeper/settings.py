@@ -49,6 +49,13 @@ class Settings(BaseSettings):
         description="How far ahead of a one-time instant the scheduler hands it to a dispatch,"
         " which waits for it on the worker's clock (a server timer fires late under load).",
     )
+    minute_lead_seconds: int = Field(
+        20,
+        ge=0,
+        le=25,
+        description="How far ahead of each minute the scheduler hands that minute to its dispatch,"
+        " which starts the minute's runs ahead; each begins at the minute on its worker's clock.",
+    )
     dispatch_max_per_tick: int = Field(1000, ge=1)
     dispatch_max_per_branch: int = Field(100, ge=1)
     dispatch_concurrency: int = Field(50, ge=1)
@@ -65,10 +72,6 @@ class Settings(BaseSettings):
     compact_min_growth_bytes: int = Field(16 << 20, ge=0, description="...and this much growth.")
     compact_min_interval_seconds: int = Field(3 * 3600, ge=0)
     compact_check_seconds: int = Field(300, ge=1)
-
-    @property
-    def one_time_lead_ms(self) -> int:
-        return self.one_time_lead_seconds * 1000
 
     @property
     def effective_task_queue(self) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from dispatcher.models import SchedulerOptions
 from manage_db.migrate import migrate_store
 from manage_db.store import ManageStore
 from runtime_db import migrate as runtime_migrate
@@ -56,6 +57,17 @@ def resolve_temporal_address(settings: Settings) -> str:
             f"with TIMEKEEPER_DATA_DIR={settings.data_dir}"
         )
     return str(stack["temporal_address"])
+
+
+def scheduler_options(settings: Settings) -> SchedulerOptions:
+    """How this deployment's scheduler is started, wherever it is started from (a worker, the
+    deploy hook, the audit's repair): its leads from the settings, and its minute's dispatches on
+    the runs' queue, which a `runner` (or `all`) worker serves."""
+    return SchedulerOptions(
+        lead_ms=settings.one_time_lead_seconds * 1000,
+        minute_lead_ms=settings.minute_lead_seconds * 1000,
+        separate_runs_queue=True,
+    )
 
 
 def open_stores(settings: Settings, runtime_url: str | None = None) -> Stores:

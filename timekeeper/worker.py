@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,8 +21,12 @@ from dispatcher.models import DispatchLimits, runs_queue_for
 from dispatcher.workflows import SchedulerWorkflow
 from manage_db.store import ManageStore
 from runner.activities import RunnerActivities
+from runner.contract import LONGEST_AHEAD_TASK_TIMEOUT
 from runner.workflows import RunnerWorkflow
 from timekeeper.settings import Settings, WorkerRole
+
+# The SDK's threshold for its slow workflow task warning (TMPRL1104), read from the environment.
+WFT_WARN_SECONDS = "TEMPORAL_WORKFLOW_TASK_DURATION_WARN_SECONDS"
 
 
 @dataclass
@@ -33,13 +38,21 @@ class WorkerDeps:
     http: httpx.AsyncClient
     # The scheduler's own threads for its store calls (None: the loop's default pool).
     dispatch_executor: Executor | None = None
+    # Threads for the store calls of the runs on the scheduler's queue (one-time instants,
+    # manual runs), so that in one process they never queue behind a minute's burst of runs in
+    # the loop's default pool (None: that pool).
+    scheduler_runs_executor: Executor | None = None
 
 
-def _activities(deps: WorkerDeps) -> list[Any]:
+def _activities(deps: WorkerDeps, runs_executor: Executor | None = None) -> list[Any]:
     """The runner's and the dispatch's activity callables: both queues serve both (a dispatch
-    starts its runs on its own queue)."""
+    starts its runs on its own queue). `runs_executor` runs the runs' store calls."""
     runner = RunnerActivities(
-        deps.store, deps.session_factory, deps.http, deps.settings.max_message_bytes
+        deps.store,
+        deps.session_factory,
+        deps.http,
+        deps.settings.max_message_bytes,
+        executor=runs_executor,
     )
     dispatch = DispatchActivities(
         deps.store,
@@ -73,7 +86,7 @@ def build_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker:
         executor,
         deps.settings.effective_task_queue,
         [RunnerWorkflow, SchedulerWorkflow],
-        _activities(deps),
+        _activities(deps, deps.scheduler_runs_executor),
     )
 
 
@@ -125,6 +138,15 @@ def _sized(
     )
 
 
+def _warn_past_ahead_waits() -> None:
+    """The SDK logs a warning for each workflow task longer than 5 s; a run started ahead holds
+    its first task open while it waits for its instant (up to `WORKER_CLOCK_WAIT`), which would
+    be a warning per run of every minute. Warn past the longest task timeout such a run is given
+    instead; an operator's own setting is kept."""
+    longest = LONGEST_AHEAD_TASK_TIMEOUT.total_seconds()
+    os.environ.setdefault(WFT_WARN_SECONDS, str(round(longest)))
+
+
 def build_alert_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker:
     """Alerts on their own task queue: a hanging alert endpoint holds only these slots, never
     one a run needs."""
@@ -142,6 +164,7 @@ def build_alert_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker
 def build_workers(role: WorkerRole, deps: WorkerDeps, executor: ThreadPoolExecutor) -> list[Worker]:
     """A worker process's workers by its role (`Settings.worker_role`): the scheduler's queue and
     the alerts' (scheduler), the runs' queue (runner), or all three in one process (all)."""
+    _warn_past_ahead_waits()
     workers: list[Worker] = []
     if role != "runner":
         workers += [build_worker(deps, executor), build_alert_worker(deps, executor)]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from deploy_hooks.routes import DeployContext
+from dispatcher.models import SchedulerOptions
 from manage_db.store import ManageStore
 from service.context import ServiceContext
 from timekeeper.app import create_app
@@ -30,7 +31,7 @@ def deploy_context(
         deploy_secret=SECRET,
         tick_seconds=60,
         task_queue_for=queue_for,
-        one_time_lead_ms=30_000,
+        scheduler=SchedulerOptions(lead_ms=30_000),
     )
 
 

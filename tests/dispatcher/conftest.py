@@ -245,6 +245,7 @@ async def run_scheduler(
     activities: DispatchActivities,
     ticks: int,
     tick_seconds: int = 60,
+    minute_lead_ms: int = 0,
 ) -> tuple[SchedulerOutcome, RunRecorder]:
     """Run generation 1 of deployment d1 for `ticks` ticks with a worker; what it started."""
     recorder = RunRecorder()
@@ -253,7 +254,11 @@ async def run_scheduler(
             client,
             task_queue,
             SchedulerInput(
-                generation=1, deployment_id="d1", tick_seconds=tick_seconds, stop_after_ticks=ticks
+                generation=1,
+                deployment_id="d1",
+                tick_seconds=tick_seconds,
+                stop_after_ticks=ticks,
+                minute_lead_ms=minute_lead_ms,
             ),
         )
         outcome = await handle.result()

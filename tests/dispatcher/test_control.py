@@ -19,7 +19,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from dispatcher.control import SchedulerStart, ensure_scheduler, start_scheduler
-from dispatcher.models import SchedulerInput
+from dispatcher.models import SchedulerInput, SchedulerOptions
 from runtime_db.models import SchedulerGeneration
 from runtime_db.scheduler_state import register
 
@@ -111,11 +111,11 @@ async def test_a_deployment_starts_one_scheduler_however_often_it_asks(
         assert rows == 2
 
 
-async def test_a_scheduler_is_started_with_the_deployments_one_time_lead(
+async def test_a_scheduler_is_started_with_the_deployments_leads(
     dev_env: WorkflowEnvironment, session_factory: sessionmaker[Session], deployments: list[str]
 ) -> None:
-    """A worker (and the deploy hook and the audit) start the scheduler with the lead the
-    deployment sets; without one it keeps `SchedulerInput`'s default."""
+    """A worker (and the deploy hook and the audit) start the scheduler with the leads the
+    deployment sets; without them it keeps `SchedulerInput`'s defaults."""
     client = dev_env.client
     first, second = deployments
 
@@ -125,14 +125,16 @@ async def test_a_scheduler_is_started_with_the_deployments_one_time_lead(
         deployment_id=first,
         task_queue=f"timekeeper-{first}",
         tick_seconds=60,
-        lead_ms=30_000,
+        options=SchedulerOptions(lead_ms=30_000, minute_lead_ms=20_000),
     )
     assert led is not None
     _register(session_factory, led, first)
     plain = await _start(client, session_factory, second)
 
     assert [await _input(client, started) for started in (led, plain)] == [
-        SchedulerInput(led.generation, first, tick_seconds=60, lead_ms=30_000),
+        SchedulerInput(
+            led.generation, first, tick_seconds=60, lead_ms=30_000, minute_lead_ms=20_000
+        ),
         SchedulerInput(plain.generation, second, tick_seconds=60, lead_ms=2000),
     ]
 

@@ -67,6 +67,12 @@ async def _started(client: Client, workflow_id: str) -> RunnerInput:
     return run
 
 
+async def _task_timeout(client: Client, workflow_id: str) -> timedelta:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    attributes = history.events[0].workflow_execution_started_event_attributes
+    return attributes.workflow_task_timeout.ToTimedelta()
+
+
 async def _exists(client: Client, workflow_id: str) -> bool:
     try:
         await client.get_workflow_handle(workflow_id).describe()
@@ -219,9 +225,9 @@ async def _start_time(scene: Scene, trigger_id: str, instant: datetime) -> datet
 async def test_a_dispatch_woken_ahead_starts_its_run_ahead_to_begin_at_the_instant(
     scene: Scene,
 ) -> None:
-    """The scheduler woke 6 s ahead of a one-time instant (`lead_ms`): the dispatch waits on this
-    worker's clock until `WORKER_CLOCK_WAIT` (5 s) before it, then checks, finds and starts the
-    run, marked to begin at the instant (its `fire_at`), which its begin waits for."""
+    """The scheduler woke 6 s ahead of a one-time instant (`lead_ms`), within
+    `WORKER_CLOCK_WAIT` (25 s) of it: the dispatch checks, finds and starts the run at once,
+    marked to begin at the instant (its `fire_at`), which its begin waits for."""
     instant = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=6)
     _one_time_at(scene, instant)
 
@@ -245,6 +251,9 @@ async def test_a_dispatch_woken_ahead_starts_its_run_ahead_to_begin_at_the_insta
         to_db(instant),
         True,
     )
+    # Its first task is held open while it waits: the task timeout covers the wait, and 10 s more.
+    timeout = await _task_timeout(scene.env.client, scene.run_id("once", to_slot(instant)))
+    assert instant - started + timedelta(seconds=9) <= timeout <= timedelta(seconds=16)
     with scene.sessions() as session:
         pending = session.scalars(select(Invocation)).one()
     assert (pending.status, pending.fire_at) == ("pending", instant)
@@ -253,11 +262,12 @@ async def test_a_dispatch_woken_ahead_starts_its_run_ahead_to_begin_at_the_insta
 async def test_a_dispatch_waiting_for_its_instant_takes_a_sooner_one_on_its_own_second(
     scene: Scene,
 ) -> None:
-    """While a dispatch woken ahead waits for its instant, the scheduler's dispatch beside the
-    minute is held; a one-time instant saved for sooner (synced by the save, as the API does)
-    is taken instead, as early as its own instant allows, and the later one is left due."""
+    """While a dispatch woken ahead waits for its instant (28 s ahead, so 3 s until it may go
+    on), the scheduler's dispatch beside the minute is held; a one-time instant saved for sooner
+    (synced by the save, as the API does) is taken instead, at once, ahead of its own instant,
+    and the later one is left due."""
     now = datetime.now(UTC).replace(microsecond=0)
-    sooner, later = now + timedelta(seconds=2), now + timedelta(seconds=9)
+    sooner, later = now + timedelta(seconds=2), now + timedelta(seconds=28)
     _one_time_at(scene, later)
     add_triggers(
         scene.store,
@@ -268,7 +278,7 @@ async def test_a_dispatch_waiting_for_its_instant_takes_a_sooner_one_on_its_own_
         sync_branch(scene.store, session, scene.branch, now)
 
     counters = await scene.activities().dispatch(
-        DispatchInput(generation=1, as_of=to_db(later), check=True, lead_ms=9000)
+        DispatchInput(generation=1, as_of=to_db(later), check=True, lead_ms=28_000)
     )
     returned = datetime.now(UTC)
     started = await _start_time(scene, "sooner", sooner)

@@ -11,7 +11,9 @@ plain histories were recorded before the `wake-signal` patch, the `_wake_signal`
 `_local_check` ones after the check became a local activity (`local-check`), the `_beside` ones
 after one-time instants were dispatched beside a running minute tick (`beside-the-minute`), the
 `_ahead` ones (and `ahead_of_the_instant`) after the scheduler woke ahead of one-time instants
-(`lead-the-instant`); rename what a new recording writes accordingly.
+(`lead-the-instant`), and `minute_lead` (from `test_with_a_minute_lead_each_minute_is_dispatched_
+once_ahead_of_it`) from a scheduler woken ahead of each minute; rename what a new recording
+writes accordingly.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def test_histories_are_recorded() -> None:
         "scheduler_crash_and_continue_beside.json",
         "scheduler_crash_and_continue_local_check.json",
         "scheduler_crash_and_continue_wake_signal.json",
+        "scheduler_minute_lead.json",
     ]
 
 

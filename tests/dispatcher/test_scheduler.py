@@ -302,6 +302,56 @@ async def test_a_one_time_trigger_fires_at_its_second_and_cron_keeps_its_minute(
     assert _last_tick_at(session_factory) == midnight + timedelta(minutes=1)
 
 
+async def test_with_a_minute_lead_each_minute_is_dispatched_once_ahead_of_it(
+    time_skipping_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    branch: str,
+) -> None:
+    """Woken 1 s ahead of each minute (`minute_lead_ms`), the scheduler hands that minute to its
+    dispatch as `as_of`, with the lead it woke ahead by. Each minute is dispatched once, though
+    its dispatch ends before it (the worker's clock here is a day ahead, so the dispatch goes on
+    at once): a one-time trigger a second before the minute goes with the minute's dispatch, one
+    3 s after it has a wake-up of its own."""
+    client = time_skipping_env.client
+    midnight = await park_before_midnight(time_skipping_env)
+    before, after = midnight - timedelta(seconds=1), midnight + timedelta(seconds=3)
+    add_triggers(
+        manage_store,
+        branch,
+        trigger("every1", cron="* * * * *", next_run_at=to_db(midnight)),
+        trigger("before", run_at=to_db(before), next_run_at=to_db(before)),
+        trigger("after", run_at=to_db(after), next_run_at=to_db(after)),
+    )
+    day_ahead = midnight + timedelta(days=1)
+    activities = DispatchActivities(
+        manage_store, session_factory, client, task_queue, clock=lambda: day_ahead
+    )
+    outcome, recorder = await run_scheduler(client, task_queue, activities, 3, minute_lead_ms=1000)
+    history = await client.get_workflow_handle(scheduler_workflow_id("d1")).fetch_history()
+
+    assert outcome == SchedulerOutcome("stopped", ticks=3)
+    [(woke, first), (_, second), (woke_next, third)] = await _dispatch_inputs(client, history)
+    next_minute = midnight + timedelta(minutes=1)
+    assert (first.as_of, second.as_of, third.as_of) == tuple(
+        to_db(t) for t in (midnight, after, next_minute)
+    )
+    assert midnight - timedelta(seconds=1) <= woke < midnight
+    assert next_minute - timedelta(seconds=1) <= woke_next < next_minute
+    assert 500 < first.lead_ms <= 1000 and 500 < third.lead_ms <= 1000
+    assert (first.check, second.check, third.check) == (False, True, False)
+    assert sorted((run.trigger_id, run.scheduled_for) for run in recorder.runs) == [
+        ("after", to_db(after)),
+        ("before", to_db(before)),
+        ("every1", to_db(midnight)),
+        ("every1", to_db(next_minute)),
+    ]
+    await Replayer(workflows=[SchedulerWorkflow]).replay_workflow(history)
+    if os.environ.get("TIMEKEEPER_RECORD_HISTORIES"):
+        (HISTORIES / "scheduler_minute_lead.json").write_text(history.to_json())
+
+
 async def test_a_superseded_scheduler_does_not_dispatch_its_early_wake_up(
     time_skipping_env: WorkflowEnvironment,
     manage_store: ManageStore,

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +28,7 @@ from manage_db.agents import AgentRow, upsert_agent
 from manage_db.branches import project_branch
 from manage_db.projects import ProjectRow, get_project, insert_project
 from manage_db.store import ManageStore, branch_heads, create_branch
+from manage_db.timestamps import utc_now
 from manage_db.triggers import TriggerRow, get_trigger, insert_trigger, replace_trigger
 from runner.activities import RunnerActivities
 from runner.contract import CURRENT_STEPS, RUNNER_WORKFLOW, RunnerInput, workflow_id_for
@@ -133,10 +135,11 @@ async def runner_worker(
     store: ManageStore,
     session_factory: sessionmaker[Session],
     http: httpx.AsyncClient,
+    clock: Callable[[], datetime] = utc_now,
     **options: Any,
 ) -> AsyncIterator[Worker]:
-    """A worker running RunnerWorkflow and its activities until the block ends."""
-    activities = RunnerActivities(store, session_factory, http)
+    """A worker running RunnerWorkflow and its activities (on `clock`) until the block ends."""
+    activities = RunnerActivities(store, session_factory, http, clock=clock)
     with ThreadPoolExecutor(max_workers=4) as executor:
         async with Worker(
             client,

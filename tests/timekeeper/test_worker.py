@@ -3,16 +3,24 @@ each worker role serves."""
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from alerts.models import alerts_queue
 from manage_db.store import ManageStore
 from timekeeper.settings import Settings
-from timekeeper.worker import WorkerDeps, build_worker, build_workers, run_slots
+from timekeeper.worker import (
+    WFT_WARN_SECONDS,
+    WorkerDeps,
+    build_worker,
+    build_workers,
+    run_slots,
+)
 
 
 def _settings(task_queue: str, max_per_tick: int) -> Settings:
@@ -82,3 +90,29 @@ async def test_a_worker_role_decides_which_queues_a_process_serves(
         "scheduler": [queues("scheduler")[q] for q in ("scheduler", "alerts")],
         "runner": [queues("runner")["runs"]],
     }
+
+
+async def test_a_worker_warns_of_slow_workflow_tasks_only_past_a_wait_for_an_instant(
+    dev_env: WorkflowEnvironment,
+    manage_store: ManageStore,
+    session_factory: sessionmaker[Session],
+    task_queue: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run started ahead holds its first workflow task open while it waits for its instant:
+    the SDK's warning for a task past 5 s would fire for every such run, so a worker raises its
+    threshold to the longest timeout of such a task (35 s), and keeps an operator's own setting."""
+
+    async def threshold_after_building(queue: str) -> str:
+        async with httpx.AsyncClient() as http:
+            deps = WorkerDeps(
+                _settings(queue, 1000), dev_env.client, session_factory, manage_store, http
+            )
+            with ThreadPoolExecutor(max_workers=64) as executor:
+                build_workers("runner", deps, executor)
+        return os.environ[WFT_WARN_SECONDS]
+
+    monkeypatch.delenv(WFT_WARN_SECONDS, raising=False)
+    assert await threshold_after_building(f"{task_queue}-a") == "35"
+    monkeypatch.setenv(WFT_WARN_SECONDS, "7")
+    assert await threshold_after_building(f"{task_queue}-b") == "7"
