@@ -101,7 +101,7 @@ async def test_a_worker_warns_of_slow_workflow_tasks_only_past_a_wait_for_an_ins
 ) -> None:
     """A run started ahead holds its first workflow task open while it waits for its instant:
     the SDK's warning for a task past 5 s would fire for every such run, so a worker raises its
-    threshold to the longest timeout of such a task (35 s), and keeps an operator's own setting."""
+    threshold to the longest timeout of such a task (40 s), and keeps an operator's own setting."""
 
     async def threshold_after_building(queue: str) -> str:
         async with httpx.AsyncClient() as http:
@@ -113,6 +113,6 @@ async def test_a_worker_warns_of_slow_workflow_tasks_only_past_a_wait_for_an_ins
         return os.environ[WFT_WARN_SECONDS]
 
     monkeypatch.delenv(WFT_WARN_SECONDS, raising=False)
-    assert await threshold_after_building(f"{task_queue}-a") == "35"
+    assert await threshold_after_building(f"{task_queue}-a") == "40"
     monkeypatch.setenv(WFT_WARN_SECONDS, "7")
     assert await threshold_after_building(f"{task_queue}-b") == "7"
