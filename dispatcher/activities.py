@@ -352,9 +352,12 @@ class DispatchActivities:
     ) -> list[Plan]:
         """Plan (misfire grace, coalescing) and record the runs as `pending` invocations in one
         statement, before any is started. A dispatch `ahead` seconds before its `as_of` starts
-        the runs whose instant is still to come ahead of it."""
-        now = as_of - timedelta(seconds=ahead)
-        plans = [started_ahead(plan_of(due, as_of), now) for due in schedules]
+        the runs whose instant is still to come ahead of it; any other leaves a jittered run's
+        wait to the runner's timer, as before."""
+        plans = [plan_of(due, as_of) for due in schedules]
+        if ahead > 0:
+            now = as_of - timedelta(seconds=ahead)
+            plans = [started_ahead(plan, now) for plan in plans]
         runs = [pending_row(run) for plan in plans for run in plan.runs]
         missed = [row for plan in plans for row in missed_rows(plan, as_of)]
         skipped = [row for plan in plans for row in skipped_rows(plan)]

@@ -86,6 +86,8 @@ async def test_skip_window_max_runs_and_jitter_over_a_simulated_day(
         start = from_db(starts[to_db(h)])
         assert start is not None and timedelta(0) <= start - h < timedelta(seconds=600)
     assert {run.fire_at for run in recorder.runs if run.trigger_id != "jittered"} == {None}
+    # Dispatched at its minute, a jittered run waits on the runner's timer, not started ahead.
+    assert {run.started_ahead for run in recorder.runs} == {False}
     with session_factory() as session:
         skipped = session.execute(
             select(Invocation.scheduled_for, Invocation.status, Invocation.status_reason).where(
