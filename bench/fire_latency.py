@@ -303,9 +303,16 @@ def _one_time(index: int, run_at: datetime) -> TriggerRow:
 
 
 def start_worker(
-    tmp: Path, runtime_url: str, temporal_address: str, max_per_tick: int, role: str
+    tmp: Path,
+    runtime_url: str,
+    temporal_address: str,
+    max_per_tick: int,
+    role: str,
+    minute_lead: int | None = None,
 ) -> subprocess.Popen[bytes]:
+    lead = {} if minute_lead is None else {"TIMEKEEPER_MINUTE_LEAD_SECONDS": str(minute_lead)}
     env = {
+        **lead,
         **os.environ,
         "TIMEKEEPER_DATA_DIR": str(tmp),
         "TIMEKEEPER_RUNTIME_DATABASE_URL": runtime_url,
@@ -495,7 +502,9 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         seed(store, agent_url, args.triggers, first, one_time, ours_until)
         roles = ["scheduler", "runner"] if args.split else ["all"]
         workers = [
-            start_worker(tmp, runtime_url, address, args.triggers + args.one_time, role)
+            start_worker(
+                tmp, runtime_url, address, args.triggers + args.one_time, role, args.minute_lead
+            )
             for role in roles
         ]
         client = await Client.connect(address)
@@ -617,12 +626,14 @@ async def figures(
         "apart": args.apart,
         "worker_roles": "scheduler + runner" if args.split else "all",
         "agent": "own process" if args.agent_process else "a thread of the benchmark",
+        "minute_lead_seconds": args.minute_lead,
         "timekeeper_latency_s": ours_q,
         "temporal_schedules_latency_s": theirs_q,
         "expected_per_system": args.triggers * args.minutes,
         "duplicates": sum(1 for n in seen.values() if n > 1),
         "one_time_lateness_s": quantiles(once),
         "one_time_not_arrived": lost,
+        "failed_invocations_all_minutes": _failed_invocations(runtime_url),
         "timekeeper_breakdown_s": breakdown.summary(),
         "one_time_breakdown_s": once_breakdown.summary(),
         "raw_starts_per_second": round(raw_rate, 1),
@@ -634,6 +645,19 @@ async def figures(
         "ratio_deliveries_to_raw_starts": round(delivery_rate / raw_rate, 3),
         "ratio_noop_runs_to_raw_starts": round(noop_rate / raw_rate, 3),
     }
+
+
+def _failed_invocations(runtime_url: str) -> int:
+    """Invocations that ended `failed` over the whole run, every minute it ran (not only the
+    measured ones): the benchmark's triggers have no retries, so one attempt that fails is a
+    failed run."""
+    engine = make_engine(runtime_url)
+    try:
+        with Session(engine) as session:
+            failed = select(Invocation.id).where(Invocation.status == "failed")
+            return len(session.scalars(failed).all())
+    finally:
+        engine.dispose()
 
 
 async def _lost_run(
@@ -697,6 +721,12 @@ def main() -> None:
         "--split",
         action="store_true",
         help="run a `scheduler` and a `runner` worker process (TIMEKEEPER_WORKER_ROLE)",
+    )
+    parser.add_argument(
+        "--minute-lead",
+        type=int,
+        default=None,
+        help="TIMEKEEPER_MINUTE_LEAD_SECONDS for the workers (unset: their default)",
     )
     parser.add_argument(
         "--agent-process",
