@@ -93,10 +93,10 @@ async def serve(
         ):
             workers: list[Worker] = []
             if run_worker:
-                # The runner's store calls go through asyncio.to_thread; its default pool (CPU
-                # count + 4 threads) would queue a minute's burst behind six. The scheduler's
-                # have threads of their own (`ticks`), and so do the runs on its queue (`own`):
-                # neither queues behind a burst.
+                # The store calls of the runs on the runs' queue go to the loop's default pool,
+                # whose default size (CPU count + 4 threads) would queue a minute's burst behind
+                # six. The scheduler's have threads of their own (`ticks`), and so do the runs on
+                # its queue (`own`): neither queues behind a burst.
                 asyncio.get_running_loop().set_default_executor(
                     ThreadPoolExecutor(max_workers=32, thread_name_prefix="timekeeper-io")
                 )
