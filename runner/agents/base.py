@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import time
@@ -27,6 +28,7 @@ from runner.models import Delivery
 EXCERPT_CHARS = 2000
 # A body beyond this is not read further: enough for any sane agent reply, bounded for a rogue one.
 MAX_BODY_BYTES = 1 << 20
+log = logging.getLogger(__name__)
 _DELAY_SECONDS = re.compile(r"\d+(\.\d+)?")
 
 
@@ -170,6 +172,44 @@ def _excerpt(response: httpx.Response, raw: bytes) -> str | None:
     return text[:EXCERPT_CHARS] or None
 
 
+async def _exchange(
+    client: httpx.AsyncClient, http_request: httpx.Request, request: DeliveryRequest
+) -> tuple[httpx.Response, bytes, bool]:
+    """Send the request and read its response, resending once a request lost to a closed
+    keep-alive connection.
+
+    An agent may close an idle connection just as it is reused (uvicorn and Node close them
+    after 5 s idle, httpx keeps them 5 s), and the request then fails before any response. Such a
+    failure on a reused connection is sent once more, at once, on a new one, with the same
+    Idempotency-Key: the case in which Go's net/http resends too. A failure on a new connection
+    is the agent's own and is not resent.
+    """
+    opened: list[str] = []
+
+    async def _trace(name: str, info: dict[str, Any]) -> None:
+        if name == "connection.connect_tcp.started":
+            opened.append(name)
+
+    http_request.extensions["trace"] = _trace
+    try:
+        response = await client.send(http_request, stream=True)
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        if opened:
+            raise
+        log.info(
+            "invocation %s attempt %d: resent on a new connection after %s on a reused one",
+            request.invocation_id,
+            request.attempt,
+            _describe(exc),
+        )
+        response = await client.send(http_request, stream=True)
+    try:
+        raw, truncated = await _read_bounded(response)
+    finally:
+        await response.aclose()
+    return response, raw, truncated
+
+
 async def post_json(
     client: httpx.AsyncClient,
     request: DeliveryRequest,
@@ -199,11 +239,7 @@ async def post_json(
         return config_error(started, _describe(exc))
     try:
         async with asyncio.timeout(request.timeout_seconds):
-            response = await client.send(http_request, stream=True)
-            try:
-                raw, truncated = await _read_bounded(response)
-            finally:
-                await response.aclose()
+            response, raw, truncated = await _exchange(client, http_request, request)
     except (TimeoutError, httpx.TimeoutException):
         message = f"no complete response within {request.timeout_seconds:g}s"
         return _result(started, "timeout", message, retryable=True)

@@ -11,7 +11,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,3 +186,58 @@ def closed_port_url() -> str:
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient() as shared:
         yield shared
+
+
+_OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}'
+
+
+@dataclass
+class ClosingAgent:
+    """A real TCP server speaking just enough HTTP/1.1 to keep connections alive. It answers 200,
+    except where `answers(connection, nth)` says no: then it reads the request and closes the
+    connection without a byte of response. It answers no request before `hold_until` requests
+    have arrived (in all), which a burst needs to be in flight at once."""
+
+    answers: Callable[[int, int], bool] = lambda connection, nth: True
+    hold_until: int = 0
+    # (connection number, request number on it, Idempotency-Key), in arrival order
+    received: list[tuple[int, int, str]] = field(default_factory=list)
+    _connections: int = 0
+    _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    @property
+    def connections(self) -> int:
+        return self._connections
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = self._connections
+        self._connections += 1
+        nth = 0
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                nth += 1
+                headers = dict(
+                    line.split(": ", 1) for line in head.decode().split("\r\n")[1:] if line
+                )
+                await reader.readexactly(int(headers["Content-Length"]))
+                self.received.append((connection, nth, headers["Idempotency-Key"]))
+                async with self._arrived:
+                    self._arrived.notify_all()
+                    await self._arrived.wait_for(lambda: len(self.received) >= self.hold_until)
+                if not self.answers(connection, nth):
+                    break
+                writer.write(_OK)
+                await writer.drain()
+        except asyncio.IncompleteReadError:
+            pass
+        finally:
+            writer.close()
+
+
+@pytest_asyncio.fixture
+async def closing_agent() -> AsyncIterator[tuple[ClosingAgent, str]]:
+    agent = ClosingAgent()
+    server = await asyncio.start_server(agent.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield agent, f"http://127.0.0.1:{port}/hook"
