@@ -12,9 +12,10 @@ import asyncio
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from datetime import datetime, timedelta
+from itertools import cycle
 from typing import Any
 
 import httpx
@@ -97,19 +98,20 @@ class RunnerActivities:
         self,
         store: ManageStore,
         session_factory: sessionmaker[Session],
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | Sequence[httpx.AsyncClient],
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         clock: Callable[[], datetime] = utc_now,
         executor: Executor | None = None,
     ) -> None:
-        """`clock` is the worker's, which a run started ahead waits on for its instant;
+        """`http` is one client or several, each attempt taking the next (`agent_clients`);
+        `clock` is the worker's, which a run started ahead waits on for its instant;
         `executor` runs the store calls of the async activities (None: the loop's default pool,
         which the runs of a minute's burst share)."""
         self._clock = clock
         self._executor = executor
         self._store = store
         self._sessions = session_factory
-        self._http = http
+        self._clients = cycle((http,) if isinstance(http, httpx.AsyncClient) else tuple(http))
         self._max_message_bytes = max_message_bytes
 
     def callables(self) -> list[Callable[..., Any]]:
@@ -305,7 +307,7 @@ class RunnerActivities:
         if recorded is not None:
             return _recorded_outcome(recorded), None
         started_at = input.at or activity.info().started_time
-        result = await deliver(self._http, _delivery_request(input))
+        result = await deliver(next(self._clients), _delivery_request(input))
         outcome = AttemptOutcome(
             ok=result.ok,
             retryable=result.retryable,

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-import httpx
 import uvicorn
 from prometheus_client import start_http_server
 from temporalio.client import Client
@@ -21,6 +20,7 @@ from audit.run import AuditContext
 from deploy_hooks.routes import DeployContext
 from dispatcher.control import ensure_scheduler
 from dispatcher.maintenance import CompactionPolicy, StoreMaintenance
+from runner.agents.pools import agent_clients
 from service.context import ServiceContext
 from telemetry.metrics import REGISTRY
 from timekeeper.app import create_app
@@ -81,11 +81,9 @@ async def serve(
     client = await connect_temporal(settings, temporal_address)
     tasks: list[asyncio.Task[None]] = []
     server: _Server | None = None
-    # A connection for every run the worker holds: httpx's default pool (100) made a burst's
-    # deliveries queue for one, and that wait counted against the agent's own timeout. Up to
-    # 100 (httpx's default: 20) stay open between bursts for the next minute's deliveries.
-    limits = httpx.Limits(max_connections=run_slots(settings), max_keepalive_connections=100)
-    async with httpx.AsyncClient(limits=limits) as http:
+    # A connection for every run the worker holds, over pools small enough that httpcore's
+    # per-request passes stay short (runner.agents.pools says why).
+    async with agent_clients(run_slots(settings)) as http:
         with (
             ThreadPoolExecutor(max_workers=64) as executor,
             ThreadPoolExecutor(max_workers=4, thread_name_prefix="timekeeper-dispatch") as ticks,

@@ -35,7 +35,8 @@ class WorkerDeps:
     client: Client
     session_factory: sessionmaker[Session]
     store: ManageStore
-    http: httpx.AsyncClient
+    # The agents' HTTP clients (`agent_clients`); alerts take the first.
+    http: tuple[httpx.AsyncClient, ...]
     # The scheduler's own threads for its store calls (None: the loop's default pool).
     dispatch_executor: Executor | None = None
     # Threads for the store calls of the runs on the scheduler's queue (one-time instants,
@@ -150,7 +151,7 @@ def _warn_past_ahead_waits() -> None:
 def build_alert_worker(deps: WorkerDeps, executor: ThreadPoolExecutor) -> Worker:
     """Alerts on their own task queue: a hanging alert endpoint holds only these slots, never
     one a run needs."""
-    alerts = AlertActivities(deps.session_factory, deps.http)
+    alerts = AlertActivities(deps.session_factory, deps.http[0])
     return Worker(
         deps.client,
         task_queue=alerts_queue(deps.settings.effective_task_queue),

@@ -25,6 +25,7 @@ from alerts.pump import AlertPump
 from alerts.signature import verify
 from examples.echo_agent import create_app as create_echo_agent
 from manage_db.store import ManageStore
+from runner.agents.pools import agent_clients
 from runtime_db.api_keys import create_key
 from service.context import ServiceContext
 from tests.alerts.conftest import AlertReceiver
@@ -111,7 +112,7 @@ async def stack(
     with ThreadPoolExecutor(max_workers=64) as pool:
         async with (
             httpx.AsyncClient(transport=transport, base_url="http://t", headers=auth) as api,
-            httpx.AsyncClient() as http,
+            agent_clients(200) as http,
         ):
             deps = WorkerDeps(settings, client, session_factory, manage_store, http)
             async with build_worker(deps, pool), build_alert_worker(deps, pool):

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
@@ -26,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from examples.echo_agent import create_app as create_echo_agent
 from manage_db.store import ManageStore
+from runner.agents.pools import agent_clients
 from runtime_db.api_keys import create_key
 from service import agents, projects
 from service.context import ServiceContext
@@ -177,7 +177,7 @@ async def test_the_dashboard_in_a_real_browser(
         add_trigger(ctx, id="poll", name="Poll", cron_expression="*/5 * * * *",
                     cron_timezone="UTC")  # fmt: skip
         with ThreadPoolExecutor(max_workers=64) as pool:
-            async with httpx.AsyncClient() as http:
+            async with agent_clients(200) as http:
                 deps = WorkerDeps(settings, client, session_factory, manage_store, http)
                 async with build_worker(deps, pool):
                     await asyncio.to_thread(_scenario, browser, url, key, tmp_path)

@@ -12,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from examples.echo_agent import create_app as create_echo_agent
 from manage_db.store import ManageStore
+from runner.agents.pools import agent_clients
 from runtime_db.api_keys import create_key
 from service.context import ServiceContext
 from tests.runner.conftest import serve
@@ -40,7 +41,7 @@ async def test_backfill_runs_each_past_instant_once(
     with serve(create_echo_agent()) as agent_url, ThreadPoolExecutor(max_workers=64) as pool:
         async with (
             httpx.AsyncClient(transport=transport, base_url="http://t", headers=auth) as api,
-            httpx.AsyncClient() as http,
+            agent_clients(200) as http,
         ):
             deps = WorkerDeps(settings, client, session_factory, manage_store, http)
             async with build_worker(deps, pool):

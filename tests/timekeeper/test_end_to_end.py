@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from dispatcher.control import start_scheduler
 from examples.echo_agent import create_app as create_echo_agent
 from manage_db.store import ManageStore
+from runner.agents.pools import agent_clients
 from runtime_db.api_keys import create_key
 from runtime_db.scheduler_state import current_state
 from service.context import ServiceContext
@@ -58,7 +59,7 @@ async def test_a_trigger_created_through_the_api_fires_into_a_real_agent_and_is_
     settings = Settings(_env_file=None, task_queue=task_queue, tick_seconds=60)  # type: ignore[call-arg]  # pydantic-settings' init-only option
     echo = create_echo_agent()
     with serve(echo) as agent_url, ThreadPoolExecutor(max_workers=64) as executor:
-        async with httpx.AsyncClient() as http:
+        async with agent_clients(200) as http:
             deps = WorkerDeps(settings, client, session_factory, manage_store, http)
             worker = build_worker(deps, executor)
             async with worker:
@@ -102,7 +103,7 @@ async def test_a_trigger_created_through_the_api_fires_into_a_real_agent_and_is_
 
                 invocations = (await api.get(f"{TRIGGER}/invocations")).json()
                 trigger = (await api.get(TRIGGER)).json()
-                received = (await http.get(f"{agent_url}/received")).json()
+                received = (await http[0].get(f"{agent_url}/received")).json()
                 await client.get_workflow_handle(started.workflow_id).terminate("test over")
 
     assert [i["status"] for i in invocations["items"]] == ["completed"]

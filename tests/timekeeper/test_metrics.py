@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from examples.echo_agent import create_app as create_echo_agent
 from manage_db.store import ManageStore
+from runner.agents.pools import agent_clients
 from runtime_db.api_keys import create_key
 from service.context import ServiceContext
 from telemetry.logs import JsonFormatter, TextFormatter, fields_of
@@ -80,7 +81,7 @@ async def test_metrics_count_one_fired_and_one_failed_run(
     with serve(create_echo_agent()) as agent_url, ThreadPoolExecutor(max_workers=64) as pool:
         async with (
             httpx.AsyncClient(transport=transport, base_url="http://t", headers=auth) as api,
-            httpx.AsyncClient() as http,
+            agent_clients(200) as http,
         ):
             deps = WorkerDeps(
                 settings, time_skipping_env.client, session_factory, manage_store, http

@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from alerts.models import alerts_queue
 from manage_db.store import ManageStore
+from runner.agents.pools import agent_clients
 from timekeeper.settings import Settings
 from timekeeper.worker import (
     WFT_WARN_SECONDS,
@@ -42,7 +42,7 @@ async def test_every_run_of_a_burst_has_a_workflow_task_and_a_local_activity_slo
     task_queue: str,
 ) -> None:
     settings = _settings(task_queue, 1000)
-    async with httpx.AsyncClient() as http:
+    async with agent_clients(200) as http:
         deps = WorkerDeps(settings, dev_env.client, session_factory, manage_store, http)
         with ThreadPoolExecutor(max_workers=64) as executor:
             config = build_worker(deps, executor).config()
@@ -63,7 +63,7 @@ async def test_a_worker_role_decides_which_queues_a_process_serves(
     alerts'; `runner`: the runs' queue (the minute's dispatches and their runs); `all`: both.
     Each role is built for a deployment queue of its own (one client holds one worker a queue)."""
     served: dict[str, list[tuple[str | None, list[str]]]] = {}
-    async with httpx.AsyncClient() as http:
+    async with agent_clients(200) as http:
         with ThreadPoolExecutor(max_workers=64) as executor:
             for role in ("all", "scheduler", "runner"):
                 settings = _settings(f"{task_queue}-{role}", 1000)
@@ -104,7 +104,7 @@ async def test_a_worker_warns_of_slow_workflow_tasks_only_past_a_wait_for_an_ins
     threshold to the longest timeout of such a task (40 s), and keeps an operator's own setting."""
 
     async def threshold_after_building(queue: str) -> str:
-        async with httpx.AsyncClient() as http:
+        async with agent_clients(200) as http:
             deps = WorkerDeps(
                 _settings(queue, 1000), dev_env.client, session_factory, manage_store, http
             )
