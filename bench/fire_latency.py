@@ -112,7 +112,7 @@ def serve_agent(arrivals: Arrivals) -> tuple[str, uvicorn.Server, threading.Thre
     return f"http://127.0.0.1:{port}/hook", server, thread
 
 
-class _AgentProcess:
+class AgentProcess:
     """The agent in a process of its own (`--agent-process`), as a real agent would be: its
     requests then wait for no Python thread of this process (Temporal Schedules' worker)."""
 
@@ -483,7 +483,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     engine.dispose()
     address = temporal.start()
     arrivals = Arrivals()
-    agent = _AgentProcess(tmp / "arrivals.json") if args.agent_process else None
+    agent = AgentProcess(tmp / "arrivals.json") if args.agent_process else None
     agent_url, agent_server = (agent.url, None) if agent else serve_agent(arrivals)[:2]
     workers: list[subprocess.Popen[bytes]] = []
     try:
