@@ -50,13 +50,13 @@ class Settings(BaseSettings):
         " which waits for it on the worker's clock (a server timer fires late under load).",
     )
     minute_lead_seconds: int = Field(
-        0,
+        20,
         ge=0,
         le=25,
         description="How far ahead of each minute the scheduler hands that minute to its dispatch,"
         " which starts the minute's runs ahead; each begins at the minute on its worker's clock"
-        " (0: at the minute; opt-in while deliveries that time out at a whole minute released at"
-        " once are not understood, BENCHMARKS.md).",
+        " (0: the minute's runs are started at the minute, and reach their agents over the"
+        " seconds their starts take).",
     )
     dispatch_max_per_tick: int = Field(1000, ge=1)
     dispatch_max_per_branch: int = Field(100, ge=1)
