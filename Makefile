@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/store_age.py
 	$(BIN)/python bench/dispatch_throughput.py
 	$(BIN)/python bench/fire_latency.py
+	$(BIN)/python bench/agent_pools.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
