@@ -24,6 +24,7 @@ from runner.agents.pools import agent_clients
 from service.context import ServiceContext
 from telemetry.metrics import REGISTRY
 from timekeeper.app import create_app
+from timekeeper.open_files import OTHER_HANDLES, raise_open_files_limit
 from timekeeper.settings import Settings, task_queue_for
 from timekeeper.wiring import Stores, connect_temporal, scheduler_options
 from timekeeper.worker import WorkerDeps, build_workers, run_slots
@@ -83,6 +84,8 @@ async def serve(
     server: _Server | None = None
     # A connection for every run the worker holds, over pools small enough that httpcore's
     # per-request passes stay short (runner.agents.pools says why).
+    if run_worker:
+        raise_open_files_limit(run_slots(settings) + OTHER_HANDLES)
     async with agent_clients(run_slots(settings)) as http:
         with (
             ThreadPoolExecutor(max_workers=64) as executor,
