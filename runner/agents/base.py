@@ -180,8 +180,9 @@ async def _exchange(
 
     An agent may close an idle connection just as it is reused (uvicorn and Node close them
     after 5 s idle, httpx keeps them 5 s), and the request then fails before any response. Such a
-    failure on a reused connection is sent once more, at once, on a new one, with the same
-    Idempotency-Key: the case in which Go's net/http resends too. A failure on a new connection
+    failure on a reused connection is sent once more, at once, on another connection (a new one
+    unless the pool has another idle), with the same Idempotency-Key: the case in which Go's
+    net/http resends a POST too. A failure on a new connection
     is the agent's own and is not resent.
     """
     opened: list[str] = []
@@ -197,7 +198,7 @@ async def _exchange(
         if opened:
             raise
         log.info(
-            "invocation %s attempt %d: resent on a new connection after %s on a reused one",
+            "invocation %s attempt %d: resent after %s on a reused connection",
             request.invocation_id,
             request.attempt,
             _describe(exc),
