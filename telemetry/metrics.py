@@ -45,6 +45,12 @@ DELIVERY_ATTEMPTS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+DELIVERY_RESENDS = Counter(
+    "timekeeper_delivery_resends",
+    "Requests sent once more within their attempt: the reused keep-alive connection they went"
+    " out on failed before any answer (the agent closed it as it was reused).",
+    registry=REGISTRY,
+)
 DELIVERY_SECONDS = Histogram(
     "timekeeper_delivery_seconds",
     "How long one delivery attempt took.",

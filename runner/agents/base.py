@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from runner.models import Delivery
+from telemetry.metrics import DELIVERY_RESENDS
 
 EXCERPT_CHARS = 2000
 # A body beyond this is not read further: enough for any sane agent reply, bounded for a rogue one.
@@ -203,6 +204,7 @@ async def _exchange(
             request.attempt,
             _describe(exc),
         )
+        DELIVERY_RESENDS.inc()
         response = await client.send(http_request, stream=True)
     try:
         raw, truncated = await _read_bounded(response)
