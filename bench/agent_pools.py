@@ -23,8 +23,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from itertools import cycle
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,9 @@ from runner.agents.pools import agent_clients
 
 PAUSES = (1.0, 6.0)  # before the second and the third burst
 TIMEOUT = 10.0
+
+# Clients for N deliveries in flight: the baseline's one, or `agent_clients`.
+_Pools = Callable[[int], AbstractAsyncContextManager[tuple[httpx.AsyncClient, ...]]]
 
 
 @asynccontextmanager
@@ -86,7 +89,7 @@ async def _burst(clients: Sequence[httpx.AsyncClient], url: str, count: int) -> 
     }
 
 
-async def _measure(pools: Any, url: str, count: int) -> dict[str, Any]:
+async def _measure(pools: _Pools, url: str, count: int) -> dict[str, Any]:
     async with pools(count) as clients:
         bursts = [await _burst(clients, url, count)]
         for pause in PAUSES:

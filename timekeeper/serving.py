@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import uvicorn
@@ -82,11 +83,7 @@ async def serve(
     client = await connect_temporal(settings, temporal_address)
     tasks: list[asyncio.Task[None]] = []
     server: _Server | None = None
-    # A connection for every run the worker holds, over pools small enough that httpcore's
-    # per-request passes stay short (runner.agents.pools says why).
-    if run_worker:
-        raise_open_files_limit(run_slots(settings) + OTHER_HANDLES)
-    async with agent_clients(run_slots(settings)) as http:
+    async with AsyncExitStack() as clients:
         with (
             ThreadPoolExecutor(max_workers=64) as executor,
             ThreadPoolExecutor(max_workers=4, thread_name_prefix="timekeeper-dispatch") as ticks,
@@ -101,6 +98,11 @@ async def serve(
                 asyncio.get_running_loop().set_default_executor(
                     ThreadPoolExecutor(max_workers=32, thread_name_prefix="timekeeper-io")
                 )
+                # A connection for every run the worker holds, over pools small enough that
+                # httpcore's per-request passes stay short (runner.agents.pools says why).
+                slots = run_slots(settings)
+                raise_open_files_limit(slots + OTHER_HANDLES)
+                http = await clients.enter_async_context(agent_clients(slots))
                 deps = WorkerDeps(
                     settings,
                     client,

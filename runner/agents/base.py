@@ -183,8 +183,8 @@ async def _exchange(
     after 5 s idle, httpx keeps them 5 s), and the request then fails before any response. Such a
     failure on a reused connection is sent once more, at once, on another connection (a new one
     unless the pool has another idle), with the same Idempotency-Key: the case in which Go's
-    net/http resends a POST too. A failure on a new connection
-    is the agent's own and is not resent.
+    net/http resends a POST too. A failure on a new connection is the agent's own and is not
+    resent.
     """
     opened: list[str] = []
 

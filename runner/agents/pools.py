@@ -2,9 +2,9 @@
 
 httpcore's pool (1.0.9) looks over every connection it holds each time it takes a request or
 gets one back, and asks the kernel whether each idle one is readable. One pool holding a
-minute's 1,000 connections spends the burst in that loop, on the worker's event loop: 1,000
-posts at once to a local agent took 2.0-7.9 s through one pool and 1.3-1.5 s through 64
-(BENCHMARKS.md). An attempt takes the pools in turn.
+minute's 1,000 connections spends the burst in that loop, on the worker's event loop: a burst
+of 1,000 posts to a local agent took 1.9-8.0 s through one pool and 1.3-2.0 s through 63
+(`bench/agent_pools.py`, BENCHMARKS.md). An attempt takes the pools in turn.
 """
 
 from __future__ import annotations
